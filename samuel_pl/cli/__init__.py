@@ -1,0 +1,1 @@
+"""Command-line glue: one module per subcommand, dispatched by :mod:`samuel_pl.cli.main`."""

@@ -1,0 +1,77 @@
+"""``samuel <command>``: dispatch to the subcommand modules; one-line errors unless --debug."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from samuel_pl.errors import SamuelError
+
+# name -> (module under samuel_pl.cli, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("data", "render the demo set / check stem sources"),
+    "encode": ("encode", "encode a stem source into the latent cache"),
+    "fit": ("fit", "train SAMUeL (default: experiments/demo.yaml)"),
+    "summary": ("summary", "print the network's parameter table"),
+    "generate": ("generate", "generate an accompaniment for a vocal file or folder"),
+}
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    out = {}
+    for name, (mod, helptext) in COMMANDS.items():
+        if importlib.util.find_spec(f"samuel_pl.cli.{mod}") is not None:
+            out[name] = (mod, helptext)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="samuel", description="SAMUeL vocal-conditioned accompaniment generation"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (mod, helptext) in _available().items():
+        module = importlib.import_module(f"samuel_pl.cli.{mod}")
+        p = sub.add_parser(name, help=helptext, description=module.__doc__)
+        p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``samuel`` console script and every ``python -m samuel_pl.<cmd>``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    debug = bool(args.debug) or os.environ.get("SAMUEL_DEBUG") == "1"
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except SamuelError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {str(exc).splitlines()[0]}\n")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if debug:
+            raise
+        sys.stderr.write(
+            f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            " (run with --debug for the traceback)\n"
+        )
+        return 1
+
+
+def run_module(name: str) -> None:
+    """``python -m samuel_pl.<name>`` shim."""
+    sys.exit(main([name, *sys.argv[1:]]))

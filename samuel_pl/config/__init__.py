@@ -1,0 +1,34 @@
+"""Typed configuration schemas and the YAML + dotlist loader."""
+
+from samuel_pl.config.loader import ConfigError, load_config, to_dict, to_yaml
+from samuel_pl.config.schema import (
+    CallbackConfig,
+    CodecConfig,
+    DataConfig,
+    DiffusionConfig,
+    FitConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    SamplingConfig,
+    TrackingConfig,
+    TrainerConfig,
+)
+
+__all__ = [
+    "CallbackConfig",
+    "CodecConfig",
+    "ConfigError",
+    "DataConfig",
+    "DiffusionConfig",
+    "FitConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "SamplingConfig",
+    "TrackingConfig",
+    "TrainerConfig",
+    "load_config",
+    "to_dict",
+    "to_yaml",
+]

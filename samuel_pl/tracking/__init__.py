@@ -1,0 +1,1 @@
+"""MLflow setup and helpers."""
