@@ -49,6 +49,8 @@ class DataConfig:
     """Share of songs held out for validation (sources without their own split)."""
     test_fraction: float = 0.1
     """Share of songs held out for test (sources without their own split)."""
+    split_seed: int = 0
+    """Seed of the drawn val/test split (folder, manifest rows without split, MUSDB val)."""
     validation_songs: list[str] = field(default_factory=list)
     """MUSDB18-HQ only: train songs moved to the validation split (the official list)."""
     max_length_mismatch_s: float = 0.05
@@ -175,6 +177,8 @@ class TrackingConfig:
     """MLflow tracking URI (sqlite file or http://host:port)."""
     experiment: str = "samuel"
     """MLflow experiment name."""
+    log_checkpoints: bool = True
+    """Upload last.ckpt to the MLflow run at the end of fit."""
 
 
 @dataclass

@@ -1,0 +1,173 @@
+"""LightningDataModule: aligned (vocal, accompaniment) latent crops from the latent cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from samuel_pl.config import FitConfig
+from samuel_pl.errors import DataError
+
+
+def _crop(arr: np.ndarray, start: int, length: int) -> np.ndarray:
+    """Crop (C, T) to (C, length) from ``start``; zero-pads (the normalised mean) past the end."""
+    out = np.zeros((arr.shape[0], length), dtype=np.float32)
+    piece = np.asarray(arr[:, start : start + length], dtype=np.float32)
+    out[:, : piece.shape[1]] = piece
+    return out
+
+
+class LatentCrops(Dataset):
+    """Normalised latent crops; random (train) or evenly spaced (val/test).
+
+    Items are dicts ``{"vocals": (C, T), "accompaniment": (C, T), "song": str, "start": int}``.
+
+    Args:
+        cache: an opened :class:`samuel_pl.data.cache.LatentCache`.
+        songs: song ids to draw from.
+        crop_frames: T, frames per crop.
+        mean, std: per-channel statistics (C,) from the train split.
+        random_crops: number of random crops per epoch; 0 means deterministic crops.
+        crops_per_song: deterministic crops per song (when ``random_crops`` is 0).
+        seed: seed of the random crops (combined with the index and ``epoch``).
+    """
+
+    def __init__(
+        self,
+        cache: Any,
+        songs: list[str],
+        crop_frames: int,
+        mean: np.ndarray,
+        std: np.ndarray,
+        random_crops: int = 0,
+        crops_per_song: int = 1,
+        seed: int = 0,
+    ) -> None:
+        if not songs:
+            raise DataError(f"{cache.path}: no songs in this split of the latent cache")
+        self.cache = cache
+        self.songs = list(songs)
+        self.crop = crop_frames
+        self.mean = mean.astype(np.float32)[:, None]  # (C, 1)
+        self.std = np.maximum(std.astype(np.float32), 1e-5)[:, None]  # (C, 1)
+        self.random_crops = random_crops
+        self.seed = seed
+        self.epoch = 0
+        self.frames = np.array([cache.frames(s) for s in self.songs], dtype=np.int64)
+        if random_crops:
+            # Draw songs in proportion to their length so every frame is equally likely.
+            self.weights = self.frames / self.frames.sum()
+            self.index: list[tuple[int, int]] = []
+        else:
+            self.index = []
+            for i, n in enumerate(self.frames):
+                last = max(int(n) - crop_frames, 0)
+                k = max(1, crops_per_song)
+                starts = np.linspace(0, last, k).round().astype(int) if k > 1 else [last // 2]
+                self.index.extend((i, int(s)) for s in starts)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops for a new epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.random_crops or len(self.index)
+
+    def _locate(self, idx: int) -> tuple[int, int]:
+        if not self.random_crops:
+            return self.index[idx]
+        rng = np.random.default_rng([self.seed, self.epoch, idx])
+        i = int(rng.choice(len(self.songs), p=self.weights))
+        last = max(int(self.frames[i]) - self.crop, 0)
+        return i, int(rng.integers(0, last + 1))
+
+    def __getitem__(self, idx: int) -> dict[str, Any]:
+        i, start = self._locate(idx)
+        vocals, accomp = self.cache.load(self.songs[i])  # (C, N) each, memory-mapped
+        v = (_crop(vocals, start, self.crop) - self.mean) / self.std  # (C, T)
+        a = (_crop(accomp, start, self.crop) - self.mean) / self.std  # (C, T)
+        return {
+            "vocals": torch.from_numpy(v),
+            "accompaniment": torch.from_numpy(a),
+            "song": self.songs[i],
+            "start": start,
+        }
+
+
+class SamuelDataModule(pl.LightningDataModule):
+    """Renders/encodes in ``prepare_data`` when missing, serves normalised latent crops.
+
+    Args:
+        config: the full :class:`FitConfig` (data, codec and seed are used).
+    """
+
+    def __init__(self, config: FitConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.cache: Any = None
+        self.train_set: LatentCrops | None = None
+        self.val_set: LatentCrops | None = None
+        self.test_set: LatentCrops | None = None
+
+    def prepare_data(self) -> None:
+        from samuel_pl.data.cache import ensure_cache
+
+        ensure_cache(self.config)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.cache is None:
+            from samuel_pl.data.cache import ensure_cache
+
+            self.cache = ensure_cache(self.config)
+        d = self.config.data
+        mean, std = np.asarray(self.cache.mean), np.asarray(self.cache.std)
+        common = {"cache": self.cache, "crop_frames": d.crop_frames, "mean": mean, "std": std}
+        if self.train_set is None:
+            self.train_set = LatentCrops(
+                songs=self.cache.songs("train"),
+                random_crops=d.crops_per_epoch,
+                seed=self.config.seed,
+                **common,
+            )
+        if self.val_set is None and self.cache.songs("val"):
+            self.val_set = LatentCrops(
+                songs=self.cache.songs("val"), crops_per_song=d.val_crops_per_song, **common
+            )
+        if self.test_set is None and self.cache.songs("test"):
+            self.test_set = LatentCrops(
+                songs=self.cache.songs("test"), crops_per_song=d.val_crops_per_song, **common
+            )
+
+    @property
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel (mean, std), shape (C,) each, from the train split."""
+        return np.asarray(self.cache.mean), np.asarray(self.cache.std)
+
+    def _loader(self, ds: Dataset | None, shuffle: bool) -> DataLoader:
+        if ds is None:
+            raise DataError("this split is empty in the latent cache (add songs or change splits)")
+        d = self.config.data
+        return DataLoader(
+            ds,
+            batch_size=d.batch_size,
+            shuffle=shuffle,
+            num_workers=d.num_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=d.num_workers > 0,
+            drop_last=shuffle and len(ds) >= d.batch_size,  # type: ignore[arg-type]
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train_set is not None and self.trainer is not None:
+            self.train_set.set_epoch(self.trainer.current_epoch)
+        return self._loader(self.train_set, shuffle=False)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set or self.train_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set or self.val_set, shuffle=False)

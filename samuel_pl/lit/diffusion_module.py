@@ -1,0 +1,178 @@
+"""LitSamuel: the SAMUeL denoiser + v-diffusion + EMA as a LightningModule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.utilities import grad_norm
+from torch import Tensor
+
+from samuel_pl.config import FitConfig, load_config, to_dict
+from samuel_pl.diffusion import CFGDenoiser, CosineSchedule, get_sampler, training_loss
+from samuel_pl.lit.schedule import warmup_cosine
+from samuel_pl.nn import EMA, SamuelUNet
+
+
+def config_from_hparams(hparams: dict[str, Any]) -> FitConfig:
+    """Rebuild the typed config saved in a checkpoint's hyper-parameters."""
+    from omegaconf import OmegaConf
+
+    base = OmegaConf.structured(FitConfig)
+    return OmegaConf.to_object(OmegaConf.merge(base, OmegaConf.create(hparams)))  # type: ignore[return-value]
+
+
+class LitSamuel(pl.LightningModule):
+    """Trains :class:`SamuelUNet` with the v-objective; EMA weights validate, sample and save.
+
+    The per-channel latent statistics (from the train split) are buffers, so
+    ``LitSamuel.load_from_checkpoint(path)`` restores network, EMA and normalisation alone.
+
+    Args:
+        config: the full config as a plain dict (what ``save_hyperparameters`` stores) or a
+            :class:`FitConfig`.
+    """
+
+    latent_mean: Tensor
+    latent_std: Tensor
+
+    def __init__(self, config: dict[str, Any] | FitConfig | None = None) -> None:
+        super().__init__()
+        if config is None:
+            config = load_config()
+        if isinstance(config, FitConfig):
+            config = to_dict(config)
+        self.save_hyperparameters({"config": config})
+        self.cfg = config_from_hparams(config)
+        m, d = self.cfg.model, self.cfg.diffusion
+        self.model = SamuelUNet(m, train_steps=d.train_steps, cosine_s=d.cosine_s)
+        self.ema = EMA(self.model, decay=d.ema_decay)
+        self.schedule = CosineSchedule(d.train_steps, d.cosine_s)
+        self.register_buffer("latent_mean", torch.zeros(m.in_channels))
+        self.register_buffer("latent_std", torch.ones(m.in_channels))
+
+    # ----- normalisation -----------------------------------------------------------------
+    def set_normalization(self, mean: np.ndarray | Tensor, std: np.ndarray | Tensor) -> None:
+        """Store per-channel latent statistics (C,) from the train split."""
+        mean_t = torch.as_tensor(np.asarray(mean), dtype=torch.float32).reshape(-1)
+        std_t = torch.as_tensor(np.asarray(std), dtype=torch.float32).reshape(-1)
+        if mean_t.numel() != self.latent_mean.numel():
+            raise ValueError(
+                f"latent statistics have {mean_t.numel()} channels but model.in_channels is "
+                f"{self.latent_mean.numel()}; set model.in_channels to the codec's latent channels"
+            )
+        self.latent_mean.copy_(mean_t)
+        self.latent_std.copy_(std_t.clamp_min(1e-5))
+
+    def normalize(self, z: Tensor) -> Tensor:
+        """(B, C, T) codec latent -> z-scored latent."""
+        return (z - self.latent_mean[:, None]) / self.latent_std[:, None]
+
+    def denormalize(self, z: Tensor) -> Tensor:
+        """(B, C, T) z-scored latent -> codec latent."""
+        return z * self.latent_std[:, None] + self.latent_mean[:, None]
+
+    # ----- training ----------------------------------------------------------------------
+    def _loss(self, batch: dict[str, Tensor], net: Any, generator: Any = None, **kw: Any) -> Any:
+        d = self.cfg.diffusion
+        return training_loss(
+            net,
+            batch["accompaniment"],
+            batch["vocals"],
+            self.schedule,
+            weighting=d.loss_weight,
+            min_snr_gamma=d.min_snr_gamma,
+            cond_drop_prob=kw.pop("cond_drop_prob", d.cond_drop_prob),
+            generator=generator,
+            **kw,
+        )
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        out = self._loss(batch, self.model)
+        if not torch.isfinite(out.loss):
+            raise FloatingPointError(
+                f"non-finite training loss at global step {self.global_step} "
+                f"(songs {batch.get('song')}); lower optim.lr or check the data"
+            )
+        bs = batch["accompaniment"].shape[0]
+        self.log("train/loss", out.loss, prog_bar=True, batch_size=bs)
+        self.log("train/v_mse", out.per_sample.mean(), batch_size=bs)
+        return out.loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        norms = grad_norm(self.model, norm_type=2)
+        if "grad_2.0_norm_total" in norms:
+            self.log("train/grad_norm", norms["grad_2.0_norm_total"])
+        self.log("train/lr", optimizer.param_groups[0]["lr"])
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.ema.update(self.model)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        # Fixed draws per batch (stratified t, seeded noise) so epochs are comparable.
+        x0 = batch["accompaniment"]
+        b = x0.shape[0]
+        gen = torch.Generator(device="cpu").manual_seed(10_000 + batch_idx)
+        steps = self.schedule.train_steps
+        t = ((torch.arange(b) + torch.rand(b, generator=gen)) * steps / b).floor().clamp(
+            max=steps - 1
+        )
+        noise = torch.randn(x0.shape, generator=gen).to(x0)
+        drop = torch.zeros(b, dtype=torch.bool, device=x0.device)
+        out = self._loss(batch, self.ema.module, t=t.to(x0.device), noise=noise, drop=drop)
+        self.log("val/loss", out.per_sample.mean(), prog_bar=True, batch_size=b, sync_dist=True)
+        return out.per_sample.mean()
+
+    def configure_optimizers(self) -> Any:
+        o = self.cfg.optim
+        opt = torch.optim.AdamW(
+            self.model.parameters(),
+            lr=o.lr,
+            betas=(o.betas[0], o.betas[1]),
+            weight_decay=o.weight_decay,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer else 1
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: warmup_cosine(s, o.warmup_steps, total, o.min_lr_ratio)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ----- sampling ----------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self,
+        vocals: Tensor,
+        *,
+        sampler: str | None = None,
+        steps: int | None = None,
+        cfg: float | None = None,
+        generator: torch.Generator | None = None,
+        callback: Callable[[int, int, Tensor], None] | None = None,
+        use_ema: bool = True,
+        normalized: bool = False,
+    ) -> Tensor:
+        """Accompaniment latents for vocal latents ``(B, C, T)`` (codec scale unless normalized).
+
+        T must be a multiple of the U-Net's time stride; see :mod:`samuel_pl.generation`
+        for any-length audio.
+        """
+        s = self.cfg.sampling
+        net = self.ema.module if use_ema else self.model
+        cond = vocals if normalized else self.normalize(vocals)
+        cond = cond.to(self.latent_mean.device, torch.float32)
+        x = torch.randn(cond.shape, generator=generator, device="cpu").to(cond)
+        fn = CFGDenoiser(net, cond, s.cfg if cfg is None else cfg)
+        name = sampler or s.sampler
+        out = get_sampler(name)(
+            fn,
+            x,
+            self.schedule,
+            steps or s.steps,
+            callback=callback,
+            generator=generator,
+            eta=s.eta,
+        )
+        return out if normalized else self.denormalize(out)

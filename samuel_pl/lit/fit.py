@@ -1,0 +1,196 @@
+"""Training orchestration: run folder, resume, MLflow, callbacks, Trainer, summary.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from samuel_pl.codecs import build_codec
+from samuel_pl.config import ConfigError, FitConfig, to_dict, to_yaml
+from samuel_pl.data.datamodule import SamuelDataModule
+from samuel_pl.lit.callbacks import AudioSamples, MetricHistory
+from samuel_pl.lit.checkpoint_io import AtomicCheckpointIO
+from samuel_pl.lit.diffusion_module import LitSamuel
+from samuel_pl.plots import curves
+from samuel_pl.tracking import git_commit, log_artifact, make_logger, read_run_id, write_run_id
+from samuel_pl.tracking.mlflow_utils import normalise_uri
+
+
+def _latest_run_dir(name: str, root: Path = Path("runs")) -> Path | None:
+    candidates = sorted(
+        (p for p in root.glob(f"{name}-*") if (p / "checkpoints" / "last.ckpt").is_file()),
+        key=lambda p: (p / "checkpoints" / "last.ckpt").stat().st_mtime,
+    )
+    return candidates[-1] if candidates else None
+
+
+def resolve_run(cfg: FitConfig) -> tuple[Path, str | None]:
+    """(run folder, checkpoint to resume from or None) for ``run.dir`` and ``resume``."""
+    run_dir = Path(cfg.run.dir) if cfg.run.dir else None
+    if cfg.resume == "auto":
+        if run_dir is None:
+            run_dir = _latest_run_dir(cfg.run.name)
+        if run_dir is not None and (run_dir / "checkpoints" / "last.ckpt").is_file():
+            return run_dir, str(run_dir / "checkpoints" / "last.ckpt")
+    elif cfg.resume:
+        ckpt = Path(cfg.resume)
+        if not ckpt.is_file():
+            raise ConfigError(f"resume={cfg.resume}: checkpoint not found")
+        return (run_dir or ckpt.resolve().parent.parent), str(ckpt)
+    if run_dir is None:
+        run_dir = Path("runs") / f"{cfg.run.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    return run_dir, None
+
+
+def _check(cfg: FitConfig, codec: Any) -> None:
+    if cfg.model.in_channels != codec.latent_channels:
+        raise ConfigError(
+            f"model.in_channels={cfg.model.in_channels} but the {cfg.codec.type} codec makes "
+            f"{codec.latent_channels}-channel latents; set model.in_channels="
+            f"{codec.latent_channels}"
+        )
+    stride = 2 ** (len(cfg.model.channels) - 1)
+    if cfg.data.crop_frames % stride:
+        raise ConfigError(
+            f"data.crop_frames={cfg.data.crop_frames} must be a multiple of {stride} "
+            f"(2 ** (len(model.channels) - 1))"
+        )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def fit(cfg: FitConfig) -> dict[str, Any]:
+    """Train SAMUeL as configured; return the run summary (also written to summary.json)."""
+    t0 = time.time()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    codec = build_codec(cfg.codec)
+    _check(cfg, codec)
+    run_dir, ckpt_path = resolve_run(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(to_yaml(cfg))
+
+    dm = SamuelDataModule(cfg)
+    dm.prepare_data()
+    dm.setup("fit")
+    module = LitSamuel(to_dict(cfg))
+    module.set_normalization(*dm.stats)
+
+    logger: Any = False
+    if cfg.tracking.enabled and not cfg.trainer.fast_dev_run:
+        run_id = read_run_id(run_dir) if ckpt_path else None
+        tags = {
+            "git_commit": git_commit(),
+            "codec_id": codec.codec_id,
+            "dataset_fingerprint": dm.cache.manifest.get("fingerprint", ""),
+            "run_dir": str(run_dir.resolve()),
+        }
+        logger = make_logger(cfg.tracking.uri, cfg.tracking.experiment, run_dir.name, run_id, tags)
+        write_run_id(run_dir, logger.run_id, normalise_uri(cfg.tracking.uri), logger.name)
+
+    history = MetricHistory()
+    samples = AudioSamples(
+        codec,
+        run_dir,
+        every_n_epochs=cfg.callbacks.samples_every_n_epochs,
+        num_songs=cfg.callbacks.num_sample_songs,
+        frames=cfg.callbacks.sample_frames,
+        seed=cfg.seed,
+    )
+    ckpt_cb = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="step{step:06d}",
+        auto_insert_metric_name=False,
+        save_last=True,
+        save_top_k=1,
+        monitor="val/loss",
+        every_n_train_steps=cfg.callbacks.checkpoint_every_n_steps or None,
+    )
+    t = cfg.trainer
+    trainer = pl.Trainer(
+        max_steps=t.max_steps,
+        max_epochs=t.max_epochs if t.max_steps < 0 else -1,
+        max_time=timedelta(seconds=t.max_time_s) if t.max_time_s > 0 else None,
+        precision=t.precision,  # type: ignore[arg-type]
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.check_val_every_n_epoch,
+        limit_val_batches=t.limit_val_batches,
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=cfg.optim.grad_clip or None,
+        deterministic=t.deterministic,
+        enable_progress_bar=t.enable_progress_bar,
+        fast_dev_run=t.fast_dev_run,
+        logger=logger,
+        callbacks=[ckpt_cb, history, samples],
+        default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],
+        reload_dataloaders_every_n_epochs=1,
+        num_sanity_val_steps=0,
+    )
+    if ckpt_path:
+        print(f"resuming from {ckpt_path}")
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    return _finish(cfg, trainer, logger, run_dir, history, samples, t0)
+
+
+def _finish(
+    cfg: FitConfig,
+    trainer: pl.Trainer,
+    logger: Any,
+    run_dir: Path,
+    history: MetricHistory,
+    samples: AudioSamples,
+    t0: float,
+) -> dict[str, Any]:
+    if not trainer.is_global_zero:
+        return {}
+    last = run_dir / "checkpoints" / "last.ckpt"
+    wall = time.time() - t0
+    steps_run = max(0, trainer.global_step - history.start_step)
+    summary: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "global_step": trainer.global_step,
+        "steps_this_session": steps_run,
+        "epochs": trainer.current_epoch,
+        "first_train_loss": history.train[0][1] if history.train else None,
+        "last_train_loss": history.train[-1][1] if history.train else None,
+        "first_val_loss": history.val[0][1] if history.val else None,
+        "last_val_loss": history.val[-1][1] if history.val else None,
+        "val_loss_history": history.val,
+        "checkpoint": str(last) if last.is_file() else None,
+        "samples": [str(p) for p in samples.last_files],
+        "wall_time_s": round(wall, 1),
+        "train_samples_per_s": round(steps_run * cfg.data.batch_size / max(wall, 1e-9), 2),
+        "mlflow_run_id": getattr(logger, "run_id", None) if logger else None,
+        "mlflow_uri": normalise_uri(cfg.tracking.uri) if logger else None,
+    }
+    if logger:
+        uri = summary["mlflow_uri"]
+        summary["mlflow_ui"] = f"mlflow ui --backend-store-uri {uri}"
+        plot = curves(
+            {"train/loss": history.train, "val/loss": history.val},
+            run_dir / "plots" / "loss.png",
+            "v-MSE",
+        )
+        log_artifact(logger, plot, "plots")
+        if cfg.tracking.log_checkpoints and last.is_file():
+            log_artifact(logger, last, "checkpoints")
+    _write_json(run_dir / "summary.json", summary)
+    if logger:
+        log_artifact(logger, run_dir / "summary.json")
+        log_artifact(logger, run_dir / "config.yaml")
+    return summary
