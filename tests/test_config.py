@@ -1,0 +1,104 @@
+"""Config schema, loader errors and every shipped YAML."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from samuel_pl.config import ConfigError, FitConfig, load_config, to_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+YAMLS = sorted((REPO / "experiments").rglob("*.yaml"))
+
+
+def test_there_are_experiment_configs() -> None:
+    names = {p.name for p in YAMLS}
+    assert {"debug.yaml", "demo.yaml", "paper.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
+def test_every_experiment_yaml_validates(path: Path) -> None:
+    if "sweeps" in path.parts:
+        pytest.skip("sweep files have their own schema")
+    cfg = load_config(path)
+    assert isinstance(cfg, FitConfig)
+
+
+def test_every_evaluation_yaml_is_a_mapping() -> None:
+    import yaml
+
+    for path in sorted((REPO / "evaluation").rglob("*.yaml")):
+        assert isinstance(yaml.safe_load(path.read_text()), dict), path
+
+
+def test_overrides_are_typed_and_applied() -> None:
+    cfg = load_config(None, ["model.window=32", "data.validation_songs=[a,b]", "optim.lr=1e-3"])
+    assert cfg.model.window == 32
+    assert cfg.data.validation_songs == ["a", "b"]
+    assert cfg.optim.lr == pytest.approx(1e-3)
+
+
+def test_unknown_key_names_key_and_valid_keys() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["model.windw=3"])
+    msg = str(err.value)
+    assert "model.windw" in msg and "window" in msg and "heads" in msg
+
+
+def test_unknown_key_in_yaml_file(tmp_path: Path) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text("data:\n  sample_rat: 16000\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert "data.sample_rat" in str(err.value) and "sample_rate" in str(err.value)
+    assert str(p) in str(err.value)
+
+
+def test_wrong_type_names_key_value_and_type() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["trainer.max_steps=lots"])
+    msg = str(err.value)
+    assert "trainer.max_steps" in msg and "lots" in msg and "int" in msg
+
+
+def test_malformed_override_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["model.window"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_print_config_round_trips() -> None:
+    cfg = load_config(REPO / "experiments" / "demo.yaml")
+    import yaml
+
+    again = load_config(None, [f"{k}={v}" for k, v in _flat(yaml.safe_load(to_yaml(cfg))).items()])
+    assert again == cfg
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = "[" + ",".join(map(str, v)) + "]" if isinstance(v, list) else v
+    return {k: ("''" if v == "" else v) for k, v in out.items()}
+
+
+def test_cli_bogus_key_is_one_line_without_traceback() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "samuel_pl.fit", "--config", "experiments/debug.yaml", "bogus_key=1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "bogus_key" in lines[0] and "model" in lines[0] and "trainer" in lines[0]
+    assert "Traceback" not in proc.stderr
