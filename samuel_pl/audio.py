@@ -1,0 +1,236 @@
+"""The one place audio is read, written, resampled and channel-converted (soundfile + soxr).
+
+Arrays are always ``float32`` shaped ``(channels, samples)``.
+
+Channel policy (:func:`convert_channels`):
+  * ``1``: average all channels to mono.
+  * ``2``: mono is duplicated; stereo is kept; more than two channels are downmixed by averaging
+    the even-indexed channels into the left and the odd-indexed channels into the right (for
+    5.1 in SMPTE order L R C LFE Ls Rs: left = mean(L, C, Ls), right = mean(R, LFE, Rs)).
+  * ``None``: keep the file's channels.
+
+Writing (:func:`write_audio`) is atomic (temporary name in the same folder, fsync,
+``os.replace``) and never clips: a signal whose peak exceeds 1.0 is refused with an
+:class:`AudioError` unless ``normalize`` asks for it to be scaled to a target peak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from samuel_pl.errors import AudioError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aiff": "AIFF"}
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK  # mkstemp creates 0600; final files get the usual permissions
+_DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file header says: rate, channels, frames (samples per channel), format."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.frames / float(self.sample_rate) if self.sample_rate else 0.0
+
+
+def info(path: str | Path) -> AudioInfo:
+    """Header information of an audio file; raises AudioError if it is missing or not audio."""
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError(f"{p}: file not found")
+    try:
+        i = sf.info(str(p))
+    except Exception as exc:  # soundfile raises RuntimeError subclasses or TypeError
+        raise AudioError(f"{p}: not a readable audio file ({_short(exc)})") from exc
+    return AudioInfo(p, int(i.samplerate), int(i.channels), int(i.frames), i.format, i.subtype)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def _wav_truncation(extra_info: str) -> str:
+    """'' or the problem, from libsndfile's log line ``data : N (should be M)`` of a short WAV."""
+    m = _DATA_CHUNK.search(extra_info or "")
+    if not m:
+        return ""
+    claimed, actual = int(m.group(1)), int(m.group(2))
+    if claimed in (0, 0xFFFFFFFF, 0x7FFFFFFF) or actual >= claimed:  # streamed: size unknown
+        return ""
+    if actual == 0:
+        return "zero-length audio (header only, no sample data)"
+    return f"truncated file ({actual} of {claimed} data bytes present)"
+
+
+def read_audio(
+    path: str | Path, sample_rate: int | None = None, channels: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Read a file as float32 ``(C, N)``, optionally resampled and channel-converted.
+
+    Raises AudioError (naming the file) when the file is missing, not audio, truncated,
+    zero-length or holds NaN/inf samples.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError(f"{p}: file not found")
+    try:
+        with sf.SoundFile(str(p)) as f:
+            sr = int(f.samplerate)
+            expected = int(f.frames)
+            problem = _wav_truncation(f.extra_info) if f.format == "WAV" else ""
+            if problem:
+                raise AudioError(f"{p}: {problem}")
+            data = f.read(dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except Exception as exc:
+        opening = "Error opening" in str(exc)
+        kind = "not a readable audio file" if opening else "corrupt or truncated file"
+        raise AudioError(f"{p}: {kind} ({_short(exc)})") from exc
+    if data.shape[0] == 0:
+        raise AudioError(f"{p}: zero-length audio (no samples)")
+    if 0 < expected < 2**62 and data.shape[0] < expected:
+        raise AudioError(f"{p}: truncated file ({data.shape[0]} of {expected} frames readable)")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{p}: contains NaN or infinite samples")
+    audio = np.ascontiguousarray(data.T)  # (N, C) -> (C, N)
+    if channels is not None:
+        audio = convert_channels(audio, channels)
+    if sample_rate is not None and sample_rate != sr:
+        audio = resample(audio, sr, sample_rate)
+        sr = sample_rate
+    return audio, sr
+
+
+def convert_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """Apply the channel policy of the module docstring to ``(C, N)`` audio."""
+    if audio.ndim != 2:
+        raise ValueError(f"expected (channels, samples), got shape {audio.shape}")
+    c = audio.shape[0]
+    if channels == c:
+        return audio.astype(np.float32, copy=False)
+    if channels == 1:
+        return audio.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+    if channels == 2:
+        if c == 1:
+            return np.repeat(audio, 2, axis=0).astype(np.float32, copy=False)
+        left = audio[0::2].mean(axis=0, dtype=np.float64)
+        right = audio[1::2].mean(axis=0, dtype=np.float64)
+        return np.stack([left, right]).astype(np.float32)
+    raise ValueError(f"unsupported channel count {channels} (use 1 or 2)")
+
+
+def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Resample ``(C, N)`` audio with soxr (HQ); output length is round(N * sr_out / sr_in)."""
+    if sr_in == sr_out:
+        return audio.astype(np.float32, copy=False)
+    out = soxr.resample(np.ascontiguousarray(audio.T), sr_in, sr_out, quality="HQ")  # (N', C)
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).T)
+
+
+def write_audio(
+    path: str | Path,
+    audio: np.ndarray,
+    sample_rate: int,
+    subtype: str = "PCM_16",
+    normalize: float | None = None,
+) -> Path:
+    """Atomically write ``(C, N)`` (or ``(N,)``) audio; never clips.
+
+    Args:
+        path: destination; the format follows the extension (.wav, .flac, .ogg, .mp3).
+        audio: float samples, shape (C, N) or (N,).
+        sample_rate: in Hz.
+        subtype: soundfile subtype (PCM_16, PCM_24, FLOAT, ...); ignored for OGG/MP3.
+        normalize: if given, scale so the peak equals this value (e.g. 0.95). Without it a peak
+            above 1.0 raises AudioError instead of being clipped or silently scaled.
+    """
+    p = Path(path)
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise AudioError(f"{p}: refusing to write audio of shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise AudioError(f"{p}: refusing to write NaN or infinite samples")
+    peak = float(np.abs(x).max())
+    if normalize is not None:
+        if not 0.0 < normalize <= 1.0:
+            raise ValueError("normalize must be in (0, 1]")
+        if peak > 0:
+            x = x * np.float32(normalize / peak)
+    elif peak > 1.0:
+        raise AudioError(f"{p}: peak {peak:.3f} exceeds 1.0 (would clip); pass normalize=")
+    fmt = _FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise AudioError(f"{p}: unsupported extension (use {', '.join(_FORMATS)})")
+    kwargs: dict[str, str] = {"format": fmt}
+    if fmt in ("WAV", "FLAC", "AIFF"):
+        kwargs["subtype"] = subtype if not (fmt == "FLAC" and subtype == "FLOAT") else "PCM_24"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            sf.write(fh, x.T, sample_rate, **kwargs)  # (C, N) -> (N, C)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(p.parent)
+    return p
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Atomically write a small file (JSON manifests, markers): temp name, fsync, os.replace."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(p.parent)
+    return p
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,323 @@
+"""Stem sources: aligned (vocals, accompaniment) songs from the demo set, MUSDB18-HQ, a folder of
+songs or a CSV manifest, with train/val/test splits by song.
+
+Layouts (``DataConfig.source``):
+  * ``demo``: ``root/manifest.json`` written by ``python -m samuel_pl.data demo``.
+  * ``musdb``: ``root/{train,test}/<song>/{vocals,drums,bass,other}.wav``; accompaniment =
+    drums + bass + other; ``validation_songs`` move train songs to val (else ``val_fraction``
+    of train, seeded); the test folder is the test split.
+  * ``folder``: ``root/<song>/vocals.<ext>`` + ``root/<song>/accompaniment.<ext>``; seeded split.
+  * ``manifest``: ``root`` is a CSV ``song_id,vocals,accompaniment[,split]``; several
+    accompaniment paths are joined with ``;`` (summed); relative paths resolve against the CSV's
+    folder; rows without a split get a seeded one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from samuel_pl.audio import AUDIO_EXTENSIONS, read_audio, write_bytes_atomic
+from samuel_pl.config.schema import DataConfig
+from samuel_pl.errors import AudioError, DataError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+SOURCES = ("demo", "musdb", "folder", "manifest")
+MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
+SILENCE_PEAK = 1e-4  # -80 dBFS: a stem quieter than this everywhere counts as silent
+_SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val", "training": "train"}
+
+
+@dataclass(frozen=True)
+class Song:
+    """One song: id, split and stem paths (several accompaniment paths are summed)."""
+
+    song_id: str
+    split: str
+    vocals: Path
+    accompaniment: tuple[Path, ...]
+
+
+def split_songs(ids: list[str], val_fraction: float, test_fraction: float, seed: int) -> dict:
+    """Seeded split by song id: {id: split}. Depends on the set of ids only, not their order.
+
+    With a fraction > 0 and at least 3 songs, each held-out split gets at least one song.
+    """
+    ids = sorted(set(ids))
+    rng = random.Random(f"samuel-split-{seed}")
+    shuffled = ids[:]
+    rng.shuffle(shuffled)
+
+    def count(fraction: float) -> int:
+        if fraction <= 0 or not ids:
+            return 0
+        return max(1 if len(ids) >= 3 else 0, int(round(fraction * len(ids))))
+
+    n_test, n_val = count(test_fraction), count(val_fraction)
+    n_val = min(n_val, max(0, len(ids) - n_test - 1))
+    out = {i: "train" for i in ids}
+    out.update({i: "test" for i in shuffled[:n_test]})
+    out.update({i: "val" for i in shuffled[n_test : n_test + n_val]})
+    return out
+
+
+def _norm_split(value: str, where: str) -> str:
+    split = _SPLIT_ALIASES.get(value.strip().lower(), value.strip().lower())
+    if split not in SPLITS:
+        raise DataError(f"{where}: unknown split {value!r} (use train, val or test)")
+    return split
+
+
+def _find_stem(folder: Path, name: str) -> Path:
+    """``folder/name.<ext>`` for the first audio extension present, else the .wav path."""
+    for ext in AUDIO_EXTENSIONS:
+        path = folder / f"{name}{ext}"
+        if path.is_file():
+            return path
+    return folder / f"{name}.wav"  # missing: the scan reports it
+
+
+def _check_root(root: Path, kind: str) -> None:
+    if not root.exists():
+        raise DataError(f"{root}: {kind} root does not exist")
+
+
+class StemSource:
+    """A fixed list of songs with splits. Build one with :func:`build_source`."""
+
+    def __init__(self, name: str, root: Path, songs: list[Song], max_mismatch_s: float = 0.05):
+        self.name = name
+        self.root = root
+        self._songs = sorted(songs, key=lambda s: (SPLITS.index(s.split), s.song_id))
+        self.max_mismatch_s = max_mismatch_s
+        if not self._songs:
+            raise DataError(f"{root}: no songs found for source {name!r}")
+
+    def songs(self, split: str | None = None) -> list[Song]:
+        """Songs of one split (train/val/test) or all, sorted by split then id."""
+        if split is None:
+            return list(self._songs)
+        split = _norm_split(split, str(self.root))
+        return [s for s in self._songs if s.split == split]
+
+    def fingerprint(self) -> str:
+        """Hash of song ids, splits, file names, sizes and mtimes (no audio is read)."""
+        h = hashlib.sha256(self.name.encode())
+        for song in self._songs:
+            h.update(f"|{song.song_id}|{song.split}".encode())
+            for path in (song.vocals, *song.accompaniment):
+                try:
+                    st = path.stat()
+                    h.update(f"|{path.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+                except OSError:
+                    h.update(f"|{path.name}:missing".encode())
+        return h.hexdigest()[:16]
+
+    def load_pair(
+        self, song: Song, sample_rate: int, channels: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`load_pair` with this source's length tolerance."""
+        return load_pair(song, sample_rate, channels, self.max_mismatch_s)
+
+    def __repr__(self) -> str:
+        counts = {s: len(self.songs(s)) for s in SPLITS}
+        return f"StemSource({self.name!r}, root={str(self.root)!r}, {counts})"
+
+
+def load_pair(
+    song: Song, sample_rate: int, channels: int, max_mismatch_s: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read (vocals, accompaniment) as float32 ``(C, N)`` each, equal length.
+
+    Accompaniment files are summed. Lengths within ``max_mismatch_s`` are trimmed to the
+    shortest; a larger difference raises AudioError naming the files.
+    """
+    tol = int(round(max_mismatch_s * sample_rate))
+    vocals, _ = read_audio(song.vocals, sample_rate, channels)
+    stems = [read_audio(p, sample_rate, channels)[0] for p in song.accompaniment]
+    if not stems:
+        raise AudioError(f"{song.vocals}: song {song.song_id} has no accompaniment stem")
+    lengths = [vocals.shape[1]] + [s.shape[1] for s in stems]
+    if max(lengths) - min(lengths) > tol:
+        paths = [song.vocals, *song.accompaniment]
+        detail = ", ".join(f"{p.name}={n / sample_rate:.2f}s" for p, n in zip(paths, lengths))
+        raise AudioError(
+            f"{song.vocals.parent}: stem lengths differ by more than {max_mismatch_s}s ({detail})"
+        )
+    n = min(lengths)
+    accompaniment = np.sum([s[:, :n] for s in stems], axis=0, dtype=np.float32)
+    return np.ascontiguousarray(vocals[:, :n]), accompaniment
+
+
+def scan_songs(
+    songs: list[Song],
+    sample_rate: int,
+    channels: int,
+    report_path: Path | None,
+    max_mismatch_s: float = 0.05,
+    progress: bool = False,
+) -> tuple[list[Song], list[tuple[Song, str]]]:
+    """Validate each song by loading it; returns (good songs, [(song, reason)] skipped).
+
+    Catches missing stems, unreadable/truncated/zero-length files, NaN/inf samples, stem length
+    mismatch and silent stems. Never stops half way. Skips go to ``report_path`` as JSON lines
+    (song_id, split, path, reason), written atomically (an empty file when all are good).
+    """
+    from tqdm import tqdm
+
+    good: list[Song] = []
+    skipped: list[tuple[Song, str]] = []
+    for song in tqdm(songs, desc="scanning", unit="song", disable=not progress):
+        missing = [p for p in (song.vocals, *song.accompaniment) if not p.is_file()]
+        try:
+            if missing:
+                raise AudioError(f"{missing[0]}: missing stem")
+            vocals, accompaniment = load_pair(song, sample_rate, channels, max_mismatch_s)
+            if float(np.abs(vocals).max()) < SILENCE_PEAK:
+                raise AudioError(f"{song.vocals}: all-silent vocals")
+            if float(np.abs(accompaniment).max()) < SILENCE_PEAK:
+                raise AudioError(f"{song.accompaniment[0]}: all-silent accompaniment")
+        except AudioError as exc:
+            skipped.append((song, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure is reported, not fatal
+            skipped.append((song, f"{song.vocals}: {type(exc).__name__}: {exc}"))
+            continue
+        good.append(song)
+    if report_path is not None:
+        lines = []
+        for song, reason in skipped:
+            path, _, why = reason.partition(": ")
+            row = {"song_id": song.song_id, "split": song.split, "path": path, "reason": why}
+            lines.append(json.dumps(row) + "\n")
+        write_bytes_atomic(report_path, "".join(lines).encode())
+    log.info("scanned %d songs: %d usable, %d skipped", len(songs), len(good), len(skipped))
+    return good, skipped
+
+
+def _demo_songs(cfg: DataConfig, root: Path) -> list[Song]:
+    manifest = root / "manifest.json"
+    if not manifest.is_file():
+        raise DataError(
+            f"{manifest}: demo manifest not found; render it with "
+            f"`python -m samuel_pl.data demo --out {root}`"
+        )
+    try:
+        records = json.loads(manifest.read_text())["songs"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{manifest}: unreadable demo manifest ({exc})") from exc
+    return [
+        Song(
+            r["song_id"],
+            _norm_split(r["split"], str(manifest)),
+            root / r["song_id"] / "vocals.wav",
+            (root / r["song_id"] / "accompaniment.wav",),
+        )
+        for r in records
+    ]
+
+
+def _musdb_songs(cfg: DataConfig, root: Path) -> list[Song]:
+    found = {name: root / name for name in ("train", "test") if (root / name).is_dir()}
+    if not found:
+        raise DataError(f"{root}: not a MUSDB18-HQ root (no train/ or test/ folder)")
+    dirs = {sub: sorted(p for p in d.iterdir() if p.is_dir()) for sub, d in found.items()}
+    train_ids = [p.name for p in dirs.get("train", [])]
+    unknown = sorted(set(cfg.validation_songs) - set(train_ids))
+    if unknown:
+        raise DataError(f"{root / 'train'}: validation_songs not found there: {unknown[:3]}")
+    if cfg.validation_songs:
+        splits = {i: ("val" if i in set(cfg.validation_songs) else "train") for i in train_ids}
+    else:
+        splits = split_songs(train_ids, cfg.val_fraction, 0.0, cfg.split_seed)
+    songs = []
+    for sub, folders in dirs.items():
+        for folder in folders:
+            split = "test" if sub == "test" else splits[folder.name]
+            acc = tuple(_find_stem(folder, n) for n in MUSDB_ACCOMPANIMENT)
+            songs.append(Song(folder.name, split, _find_stem(folder, "vocals"), acc))
+    return songs
+
+
+def _folder_songs(cfg: DataConfig, root: Path) -> list[Song]:
+    folders = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        names = {f.stem for f in d.iterdir() if f.suffix.lower() in AUDIO_EXTENSIONS}
+        if names & {"vocals", "accompaniment"}:  # a song folder; a missing stem is scanned
+            folders.append(d)
+    splits = split_songs([d.name for d in folders], cfg.val_fraction, cfg.test_fraction,
+                         cfg.split_seed)  # fmt: skip
+    return [
+        Song(d.name, splits[d.name], _find_stem(d, "vocals"), (_find_stem(d, "accompaniment"),))
+        for d in folders
+    ]
+
+
+def _manifest_songs(cfg: DataConfig, csv_path: Path) -> list[Song]:
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path}: manifest source expects a CSV file as data.root")
+    base = csv_path.parent
+    rows: list[tuple[str, str, str, str]] = []
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            need = {"song_id", "vocals", "accompaniment"}
+            if not reader.fieldnames or not need <= set(reader.fieldnames):
+                raise DataError(
+                    f"{csv_path}: header must hold song_id,vocals,accompaniment[,split]"
+                )
+            for line, row in enumerate(reader, start=2):
+                sid = (row.get("song_id") or "").strip()
+                if not sid:
+                    raise DataError(f"{csv_path}:{line}: empty song_id")
+                split = (row.get("split") or "").strip()
+                rows.append((sid, row["vocals"] or "", row["accompaniment"] or "", split))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{csv_path}: unreadable manifest ({exc})") from exc
+    ids = [r[0] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise DataError(f"{csv_path}: duplicate song_id {dup[0]!r}")
+    drawn = split_songs([r[0] for r in rows if not r[3]], cfg.val_fraction, cfg.test_fraction,
+                        cfg.split_seed)  # fmt: skip
+
+    def resolve(p: str) -> Path:
+        path = Path(p.strip()).expanduser()
+        return path if path.is_absolute() else base / path
+
+    return [
+        Song(
+            sid,
+            _norm_split(split, str(csv_path)) if split else drawn[sid],
+            resolve(voc),
+            tuple(resolve(a) for a in acc.split(";") if a.strip()),
+        )
+        for sid, voc, acc, split in rows
+    ]
+
+
+def build_source(cfg: DataConfig) -> StemSource:
+    """The stem source named by ``cfg.source`` over ``cfg.root`` (DataError if missing/empty)."""
+    root = Path(cfg.root).expanduser()
+    builders = {
+        "demo": _demo_songs,
+        "musdb": _musdb_songs,
+        "folder": _folder_songs,
+        "manifest": _manifest_songs,
+    }
+    if cfg.source not in builders:
+        raise DataError(f"unknown data.source {cfg.source!r} (use {', '.join(SOURCES)})")
+    _check_root(root, cfg.source)
+    if cfg.source != "manifest" and not root.is_dir():
+        raise DataError(f"{root}: {cfg.source} root is not a folder")
+    songs = builders[cfg.source](cfg, root)
+    return StemSource(cfg.source, root, songs, cfg.max_length_mismatch_s)
