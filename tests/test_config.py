@@ -91,7 +91,8 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 def test_cli_bogus_key_is_one_line_without_traceback() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "samuel_pl.fit", "--config", "experiments/debug.yaml", "bogus_key=1"],
+        [sys.executable, "-m", "samuel_pl.fit"]
+        + ["--config", "experiments/debug.yaml", "bogus_key=1"],
         cwd=REPO,
         capture_output=True,
         text=True,

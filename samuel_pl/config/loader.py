@@ -48,7 +48,8 @@ def _field_type(schema: Any, dotted: str) -> str:
     """Declared type (as written in the schema) of a dotted key, e.g. ``int`` or ``list[str]``."""
     node: Any = schema
     for part in dotted.split("."):
-        fields = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
+        is_dc = dataclasses.is_dataclass(node)
+        fields = {f.name: f for f in dataclasses.fields(node)} if is_dc else {}
         if part not in fields:
             return "a value of the schema's type"
         f = fields[part]
