@@ -33,3 +33,25 @@ def debug_overrides(demo_root: Path, tmp_path: Path) -> list[str]:
         f"run.dir={tmp_path / 'run'}",
         f"tracking.uri=sqlite:///{tmp_path / 'mlruns.db'}",
     ]
+
+
+@pytest.fixture(scope="session")
+def debug_ckpt(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of the debug config trained for 4 steps (made once per session)."""
+    from samuel_pl.cli.main import main
+
+    tmp = tmp_path_factory.mktemp("debug_ckpt")
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(DEBUG_YAML),
+            f"data.root={demo_root}",
+            f"data.cache_dir={tmp / 'cache'}",
+            f"run.dir={tmp / 'run'}",
+            "tracking.enabled=false",
+            "callbacks.num_sample_songs=0",
+        ]
+    )
+    assert code == 0
+    return tmp / "run" / "checkpoints" / "last.ckpt"
