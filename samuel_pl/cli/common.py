@@ -39,7 +39,7 @@ def resolve_config_path(path: str | None) -> Path | None:
 
 def config_from_args(args: argparse.Namespace) -> FitConfig | None:
     """Load the config; print and return None when --print-config was given."""
-    cfg = load_config(resolve_config_path(args.config), list(args.overrides or []))
+    cfg: FitConfig = load_config(resolve_config_path(args.config), list(args.overrides or []))
     if getattr(args, "print_config", False):
         sys.stdout.write(to_yaml(cfg))
         return None

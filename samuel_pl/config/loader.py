@@ -37,7 +37,7 @@ def _node_keys(schema: Any, dotted: str) -> tuple[str, list[str]]:
         names = {f.name: f for f in dataclasses.fields(node)}
         if part not in names:
             return ".".join(parent), sorted(names)
-        node = getattr(node, part) if not isinstance(node, type) else names[part].default_factory()  # type: ignore[misc]
+        node = getattr(node, part)
         parent.append(part)
     if dataclasses.is_dataclass(node):
         return ".".join(parent), sorted(f.name for f in dataclasses.fields(node))

@@ -1,0 +1,46 @@
+"""Pure-torch diffusion math: schedule, v-objective, loss, guidance, samplers."""
+
+from samuel_pl.diffusion.guidance import CFGDenoiser
+from samuel_pl.diffusion.objective import (
+    LOSS_WEIGHTS,
+    LossOutput,
+    eps_from_v,
+    loss_weight,
+    q_sample,
+    training_loss,
+    v_from_x0_eps,
+    v_from_x0_xt,
+    x0_from_v,
+)
+from samuel_pl.diffusion.samplers import (
+    SAMPLERS,
+    Sampler,
+    get_sampler,
+    sample_ancestral,
+    sample_ddim,
+    sample_dpmpp,
+    sampling_timesteps,
+)
+from samuel_pl.diffusion.schedule import CosineSchedule, cosine_betas
+
+__all__ = [
+    "LOSS_WEIGHTS",
+    "SAMPLERS",
+    "CFGDenoiser",
+    "CosineSchedule",
+    "LossOutput",
+    "Sampler",
+    "cosine_betas",
+    "eps_from_v",
+    "get_sampler",
+    "loss_weight",
+    "q_sample",
+    "sample_ancestral",
+    "sample_ddim",
+    "sample_dpmpp",
+    "sampling_timesteps",
+    "training_loss",
+    "v_from_x0_eps",
+    "v_from_x0_xt",
+    "x0_from_v",
+]

@@ -1,0 +1,144 @@
+"""SAMUeL denoiser: a 1-D U-Net with soft alignment attention to the vocal latent (v-prediction)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import torch
+from torch import Tensor, nn
+
+from samuel_pl.config.schema import ModelConfig
+from samuel_pl.nn.attention import SoftAlignmentAttention
+from samuel_pl.nn.blocks import Downsample, ResBlock, Upsample
+from samuel_pl.nn.embeddings import TimeEmbedding
+
+
+class SamuelUNet(nn.Module):
+    """(x_t, t, vocal latent) -> v.
+
+    Time embedding (sinusoidal + MLP) feeds FiLM in every block. x and the vocal latent get their
+    own input Conv1d(k=3); soft alignment attention (queries: latent features, keys/values: vocal
+    features) makes an aligned context, carried to every level by strided convs and applied by
+    per-frame FiLM. U-Net over ``cfg.channels`` (``blocks_per_level`` blocks per encoder level,
+    one more per decoder level, the first taking the concatenated skip); at the bottleneck a
+    residual soft alignment cross-attention to the downsampled context between two residual
+    blocks; zero-init 1x1 output conv.
+
+    Args:
+        cfg: model config (widths, heads, window, mixing schedule, ...).
+        train_steps: T_train (t is in step units, [0, train_steps - 1]).
+        cosine_s: cosine-schedule offset (for the alpha_bar mixing schedule).
+    """
+
+    def __init__(self, cfg: ModelConfig, train_steps: int = 800, cosine_s: float = 0.008) -> None:
+        super().__init__()
+        ch = list(cfg.channels)
+        if not ch:
+            raise ValueError("model.channels must list at least one width")
+        self.cfg = cfg
+        self.levels = len(ch)
+        self.train_steps = train_steps
+        cin, td, g, nb = cfg.in_channels, cfg.time_dim, cfg.groups, max(1, cfg.blocks_per_level)
+
+        def attn(c: int) -> SoftAlignmentAttention:
+            return SoftAlignmentAttention(
+                c, cfg.heads, cfg.window, cfg.mix_schedule, train_steps, cosine_s, td, g
+            )
+
+        def block(i: int, o: int) -> ResBlock:
+            return ResBlock(i, o, td, o, g, cfg.dropout)
+
+        self.time_embed = TimeEmbedding(td, cfg.time_hidden)
+        self.null_cond = nn.Parameter(torch.zeros(cin))
+        self.in_x = nn.Conv1d(cin, ch[0], 3, padding=1)
+        self.in_cond = nn.Conv1d(cin, ch[0], 3, padding=1)
+        self.in_attn = attn(ch[0])
+        self.ctx_down = nn.ModuleList(
+            nn.Sequential(
+                nn.SiLU(),
+                Downsample(ch[i], ch[i + 1]),
+                nn.SiLU(),
+                nn.Conv1d(ch[i + 1], ch[i + 1], 3, padding=1),
+            )
+            for i in range(len(ch) - 1)
+        )
+        self.down_blocks = nn.ModuleList(
+            nn.ModuleList(block(c, c) for _ in range(nb)) for c in ch[:-1]
+        )
+        self.downs = nn.ModuleList(Downsample(ch[i], ch[i + 1]) for i in range(len(ch) - 1))
+        self.mid_block1 = block(ch[-1], ch[-1])
+        self.mid_attn = attn(ch[-1])
+        self.mid_block2 = block(ch[-1], ch[-1])
+        self.ups = nn.ModuleList(Upsample(ch[i + 1], ch[i]) for i in range(len(ch) - 1))
+        self.up_blocks = nn.ModuleList(
+            nn.ModuleList([block(2 * c, c)] + [block(c, c) for _ in range(nb)]) for c in ch[:-1]
+        )
+        self.out = nn.Sequential(nn.GroupNorm(g, ch[0]), nn.SiLU(), nn.Conv1d(ch[0], cin, 1))
+        out_conv = self.out[-1]
+        assert isinstance(out_conv, nn.Conv1d)
+        nn.init.zeros_(out_conv.weight)
+        nn.init.zeros_(out_conv.bias)  # type: ignore[arg-type]
+
+    @property
+    def time_multiple(self) -> int:
+        """T must be divisible by this (2 ** (levels - 1))."""
+        return 2 ** (self.levels - 1)
+
+    def mixing_weights(self, t: Tensor) -> dict[str, dict[str, Tensor]]:
+        """Local/global mixing weights of both attention layers at steps t (B,), for plots."""
+        with torch.no_grad():
+            temb = self.time_embed(t)
+            return {
+                "in_attn": self.in_attn.mixer.weights(t, temb),
+                "mid_attn": self.mid_attn.mixer.weights(t, temb),
+            }
+
+    def forward(
+        self, x: Tensor, t: Tensor, cond: Tensor, drop_cond: Tensor | None = None
+    ) -> Tensor:
+        """x: (B, C, T) noisy latent; t: (B,) float steps; cond: (B, C, T) vocal latent;
+        drop_cond: (B,) bool, True -> learned null condition. Returns v: (B, C, T)."""
+        if x.shape[-1] % self.time_multiple:
+            raise ValueError(
+                f"sequence length T={x.shape[-1]} must be divisible by {self.time_multiple} "
+                f"(2 ** (len(model.channels) - 1)); crop or pad the latent"
+            )
+        if cond.shape != x.shape:
+            raise ValueError(f"cond shape {tuple(cond.shape)} != x shape {tuple(x.shape)}")
+        t = t.reshape(-1).expand(x.shape[0]) if t.numel() == 1 else t
+        if drop_cond is not None:
+            null = self.null_cond.to(cond.dtype)[None, :, None].expand_as(cond)  # (B, C, T)
+            cond = torch.where(drop_cond.reshape(-1, 1, 1), null, cond)
+        temb = self.time_embed(t)  # (B, time_dim)
+
+        h = self.in_x(x)  # (B, c0, T)
+        c = self.in_cond(cond)  # (B, c0, T)
+        ctx = c + self.in_attn(h, c, t, temb)  # aligned context (B, c0, T)
+        ctxs = [ctx]
+        for down in self.ctx_down:
+            ctxs.append(down(ctxs[-1]))  # (B, c_l, T / 2**l)
+
+        skips = []
+        for lvl, (blocks, down) in enumerate(zip(self.down_blocks, self.downs)):
+            for blk in cast(nn.ModuleList, blocks):
+                h = blk(h, temb, ctxs[lvl])
+            skips.append(h)
+            h = down(h)
+
+        h = self.mid_block1(h, temb, ctxs[-1])
+        h = h + self.mid_attn(h, ctxs[-1], t, temb)
+        h = self.mid_block2(h, temb, ctxs[-1])
+
+        for lvl in reversed(range(self.levels - 1)):
+            h = self.ups[lvl](h)  # (B, c_lvl, T / 2**lvl)
+            h = torch.cat([h, skips[lvl]], dim=1)  # (B, 2 c_lvl, T / 2**lvl)
+            for blk in cast(nn.ModuleList, self.up_blocks[lvl]):
+                h = blk(h, temb, ctxs[lvl])
+        return self.out(h)  # (B, C, T)
+
+
+def parameter_table(model: nn.Module) -> list[tuple[str, int]]:
+    """[(top-level module or direct parameter name, parameter count), ...] in definition order."""
+    rows = [(name, p.numel()) for name, p in model.named_parameters(recurse=False)]
+    rows += [(name, sum(p.numel() for p in m.parameters())) for name, m in model.named_children()]
+    return rows
