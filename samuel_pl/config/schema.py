@@ -117,6 +117,8 @@ class DiffusionConfig:
     """Probability of dropping the vocal condition per sample (classifier-free guidance)."""
     ema_decay: float = 0.995
     """EMA decay per optimiser step."""
+    ema_warmup: bool = True
+    """Ramp the EMA decay as min(decay, (1 + n) / (10 + n)) so early EMA weights are not the init."""
 
 
 @dataclass

@@ -49,7 +49,7 @@ class LitSamuel(pl.LightningModule):
         self.cfg = config_from_hparams(config)
         m, d = self.cfg.model, self.cfg.diffusion
         self.model = SamuelUNet(m, train_steps=d.train_steps, cosine_s=d.cosine_s)
-        self.ema = EMA(self.model, decay=d.ema_decay)
+        self.ema = EMA(self.model, decay=d.ema_decay, warmup=d.ema_warmup)
         self.schedule = CosineSchedule(d.train_steps, d.cosine_s)
         self.register_buffer("latent_mean", torch.zeros(m.in_channels))
         self.register_buffer("latent_std", torch.ones(m.in_channels))

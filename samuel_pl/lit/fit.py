@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,12 @@ from samuel_pl.lit.diffusion_module import LitSamuel
 from samuel_pl.plots import curves
 from samuel_pl.tracking import git_commit, log_artifact, make_logger, read_run_id, write_run_id
 from samuel_pl.tracking.mlflow_utils import normalise_uri
+
+
+# Expected, and noise for users: the EMA copy is always in eval mode; Lightning's pytree shim.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
+warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
 
 def _latest_run_dir(name: str, root: Path = Path("runs")) -> Path | None:
