@@ -1,0 +1,224 @@
+"""Weight-free alignment of an accompaniment to its vocal (librosa): harmony, key, tempo, beats.
+
+Scores of :func:`alignment_scores` (all in [0, 1] and higher-is-better unless noted):
+
+- ``chroma_cosine``: frame-wise cosine similarity of the STFT chroma (A440 tuning) of vocal and
+  accompaniment, averaged over frames where both are audible.
+- ``key_agreement``: Krumhansl-Schmuckler key (Krumhansl-Kessler profiles) of each;
+  1 for the same key, 0.5 for relative major/minor or keys a fifth apart in the same mode, else 0.
+- ``tempo_agreement``: 1 if the accompaniment's tempo is within 4% of the vocal's, allowing
+  2x and 0.5x (the "Acc2" criterion), else 0; ``tempo_octave_error`` is the distance in octaves
+  after that folding (lower is better, not bounded by 1).
+- ``beat_f_measure``: F-measure of beats tracked on the accompaniment against beats tracked on
+  the vocal (+-70 ms, one-to-one); ``onset_f_measure``: the same for accompaniment onsets.
+- ``mix_beat_f_measure``: beats tracked on the mixture against the vocal's beats;
+  ``mix_key_clarity``: the best key-profile correlation of the mixture's chroma (a mixture of two
+  keys correlates worse with any single key profile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import librosa
+import numpy as np
+import torch
+from torchmetrics import Metric
+
+from samuel_pl.audio import resample
+
+SR = 22050
+N_FFT, HOP = 4096, 512
+BEAT_WINDOW = 0.07
+TEMPO_TOLERANCE = 0.04
+ALIGNMENT_KEYS = (
+    "chroma_cosine",
+    "key_agreement",
+    "tempo_agreement",
+    "tempo_octave_error",
+    "beat_f_measure",
+    "onset_f_measure",
+    "mix_beat_f_measure",
+    "mix_key_clarity",
+)
+LOWER_IS_BETTER = frozenset({"tempo_octave_error"})
+
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def estimate_key(chroma: np.ndarray) -> tuple[int, str, float]:
+    """Krumhansl-Schmuckler key of a chroma ``(12,)`` or ``(12, T)``: (tonic 0=C, mode, corr)."""
+    c = np.asarray(chroma, np.float64)
+    c = c.mean(axis=1) if c.ndim == 2 else c
+    best = (0, "major", -2.0)
+    if not np.isfinite(c).all() or c.std() == 0:
+        return best[0], best[1], 0.0
+    for mode, profile in (("major", _MAJOR), ("minor", _MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(c, np.roll(profile, tonic))[0, 1])
+            if r > best[2]:
+                best = (tonic, mode, r)
+    return best
+
+
+def key_agreement(k1: tuple[int, str], k2: tuple[int, str]) -> float:
+    """1 same key; 0.5 relative major/minor or a fifth apart in the same mode; 0 otherwise."""
+    (t1, m1), (t2, m2) = k1, k2
+    if m1 == m2:
+        return 1.0 if t1 == t2 else (0.5 if (t2 - t1) % 12 in (5, 7) else 0.0)
+    major, minor = (t1, t2) if m1 == "major" else (t2, t1)
+    return 0.5 if (major + 9) % 12 == minor else 0.0
+
+
+def beat_f_measure(
+    reference: np.ndarray, estimated: np.ndarray, window: float = BEAT_WINDOW
+) -> float:
+    """F-measure of event times (s) against reference times, one-to-one within +-``window``.
+
+    Greedy matching of the sorted lists is a maximum matching for equal-width windows.
+    0 when either list is empty.
+    """
+    ref, est = np.sort(np.asarray(reference, float)), np.sort(np.asarray(estimated, float))
+    if len(ref) == 0 or len(est) == 0:
+        return 0.0
+    i = j = hits = 0
+    while i < len(ref) and j < len(est):
+        if abs(ref[i] - est[j]) <= window:
+            hits, i, j = hits + 1, i + 1, j + 1
+        elif est[j] < ref[i]:
+            j += 1
+        else:
+            i += 1
+    if hits == 0:
+        return 0.0
+    p, r = hits / len(est), hits / len(ref)
+    return 2 * p * r / (p + r)
+
+
+def _analyse(y: np.ndarray) -> dict[str, np.ndarray | float]:
+    power = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2  # (bins, T)
+    chroma = librosa.feature.chroma_stft(S=power, sr=SR, n_fft=N_FFT, norm=None, tuning=0.0)
+    env = librosa.onset.onset_strength(y=y, sr=SR, hop_length=HOP)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=SR, hop_length=HOP)
+    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=HOP, units="time")
+    return {
+        "chroma": chroma,
+        "tempo": float(np.atleast_1d(tempo)[0]),
+        "beats": librosa.frames_to_time(beats, sr=SR, hop_length=HOP),
+        "onsets": np.asarray(onsets),
+    }
+
+
+def _chroma_cosine(cv: np.ndarray, ca: np.ndarray) -> float:
+    t = min(cv.shape[1], ca.shape[1])
+    cv, ca = cv[:, :t], ca[:, :t]
+    nv, na = np.linalg.norm(cv, axis=0), np.linalg.norm(ca, axis=0)
+    ok = (nv > 1e-3 * max(nv.max(initial=0), 1e-12)) & (na > 1e-3 * max(na.max(initial=0), 1e-12))
+    if not ok.any():
+        return float("nan")
+    cos = (cv[:, ok] * ca[:, ok]).sum(0) / (nv[ok] * na[ok])
+    return float(cos.mean())
+
+
+def alignment_scores(vocals: np.ndarray, accompaniment: np.ndarray, sr: int) -> dict[str, float]:
+    """Alignment of a mono accompaniment ``(N,)`` to its mono vocal ``(N,)`` at ``sr``.
+
+    Both are resampled to 22.05 kHz and cut to the shorter length. Keys: ``ALIGNMENT_KEYS``
+    (see the module docstring); NaN where undefined (e.g. a silent input for chroma).
+    """
+    v = resample(np.asarray(vocals, np.float32).reshape(1, -1), sr, SR)[0]
+    a = resample(np.asarray(accompaniment, np.float32).reshape(1, -1), sr, SR)[0]
+    n = min(len(v), len(a))
+    v, a = v[:n], a[:n]
+    fv, fa, fm = _analyse(v), _analyse(a), _analyse(v + a)
+    kv, ka = estimate_key(fv["chroma"]), estimate_key(fa["chroma"])
+    octaves = np.log2(max(fa["tempo"], 1e-6) / max(fv["tempo"], 1e-6))
+    octave_error = float(min(abs(octaves - k) for k in (-1, 0, 1)))
+    return {
+        "chroma_cosine": _chroma_cosine(fv["chroma"], fa["chroma"]),
+        "key_agreement": key_agreement(kv[:2], ka[:2]),
+        "tempo_agreement": float(octave_error <= np.log2(1 + TEMPO_TOLERANCE)),
+        "tempo_octave_error": octave_error,
+        "beat_f_measure": beat_f_measure(fv["beats"], fa["beats"]),
+        "onset_f_measure": beat_f_measure(fv["beats"], fa["onsets"]),
+        "mix_beat_f_measure": beat_f_measure(fv["beats"], fm["beats"]),
+        "mix_key_clarity": estimate_key(fm["chroma"])[2],
+    }
+
+
+def effect_size(true_scores: Sequence[float], shuffled_scores: Sequence[float]) -> float:
+    """Cohen's d of true-pair over shuffled-pair scores (pooled standard deviation)."""
+    t, s = np.asarray(true_scores, float), np.asarray(shuffled_scores, float)
+    if len(t) < 2 or len(s) < 2:
+        raise ValueError("effect_size needs at least 2 scores per group")
+    pooled = np.sqrt(
+        ((len(t) - 1) * t.var(ddof=1) + (len(s) - 1) * s.var(ddof=1)) / (len(t) + len(s) - 2)
+    )
+    diff = float(t.mean() - s.mean())
+    if pooled == 0:
+        return 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
+    return diff / float(pooled)
+
+
+def true_vs_shuffled(
+    vocals: Sequence[np.ndarray], accompaniments: Sequence[np.ndarray], sr: int
+) -> dict[str, dict[str, float]]:
+    """Validation: mean scores of true pairs vs shuffled pairs (vocal i with accompaniment i+1).
+
+    Returns ``{key: {"true": mean, "shuffled": mean, "cohen_d": d}}`` over ``ALIGNMENT_KEYS``.
+    """
+    n = len(vocals)
+    if n < 2 or len(accompaniments) != n:
+        raise ValueError("need >= 2 songs and one accompaniment per vocal")
+    true = [alignment_scores(vocals[i], accompaniments[i], sr) for i in range(n)]
+    shuf = [alignment_scores(vocals[i], accompaniments[(i + 1) % n], sr) for i in range(n)]
+    out = {}
+    for k in ALIGNMENT_KEYS:
+        t, s = [d[k] for d in true], [d[k] for d in shuf]
+        out[k] = {
+            "true": float(np.nanmean(t)),
+            "shuffled": float(np.nanmean(s)),
+            "cohen_d": effect_size(t, s),
+        }
+    return out
+
+
+class AlignmentMetric(Metric):
+    """Mean of :func:`alignment_scores` over songs (NaN scores skipped per key).
+
+    Args:
+        sample_rate: rate of the audio given to ``update``.
+
+    ``update(vocals, accompaniments)``: ``(B, N)`` tensors or sequences of ``(N,)`` arrays.
+    ``compute()`` -> ``{key: mean}`` (float64 scalar tensors) for every key in ``ALIGNMENT_KEYS``.
+    """
+
+    full_state_update = False
+    is_differentiable = False
+
+    def __init__(self, sample_rate: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sample_rate = int(sample_rate)
+        k = len(ALIGNMENT_KEYS)
+        self.add_state("sums", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("counts", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(
+        self,
+        vocals: torch.Tensor | Sequence[np.ndarray],
+        accompaniments: torch.Tensor | Sequence[np.ndarray],
+    ) -> None:
+        for v, a in zip(vocals, accompaniments, strict=True):
+            v = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
+            a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
+            s = alignment_scores(v, a, self.sample_rate)
+            vals = torch.tensor([s[k] for k in ALIGNMENT_KEYS], dtype=torch.float64)
+            ok = torch.isfinite(vals).to(self.sums.device)
+            vals = vals.to(self.sums.device)
+            self.sums = self.sums + torch.where(ok, vals, torch.zeros_like(vals))
+            self.counts = self.counts + ok.double()
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        means = self.sums / self.counts  # NaN where a key never had a defined score
+        return {k: means[i] for i, k in enumerate(ALIGNMENT_KEYS)}
