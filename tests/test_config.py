@@ -27,6 +27,21 @@ def test_every_experiment_yaml_validates(path: Path) -> None:
     assert isinstance(cfg, FitConfig)
 
 
+SUITES = sorted((REPO / "evaluation" / "suites").glob("*.yaml"))
+
+
+def test_there_are_evaluation_suites() -> None:
+    assert {"demo.yaml", "debug.yaml"} <= {p.name for p in SUITES}
+
+
+@pytest.mark.parametrize("path", SUITES, ids=lambda p: p.name)
+def test_every_evaluation_suite_validates(path: Path) -> None:
+    from samuel_pl.config.suite import SuiteConfig
+
+    suite = load_config(path, schema=SuiteConfig)
+    assert isinstance(suite, SuiteConfig) and suite.generators
+
+
 def test_every_evaluation_yaml_is_a_mapping() -> None:
     import yaml
 

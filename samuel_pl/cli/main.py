@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("fit", "train SAMUeL (default: experiments/demo.yaml)"),
     "summary": ("summary", "print the network's parameter table"),
     "generate": ("generate", "generate an accompaniment for a vocal file or folder"),
+    "evaluate": ("evaluate", "score generators on an evaluation suite"),
 }
 
 

@@ -42,7 +42,8 @@ class DataConfig:
     cache_dir: str = ""
     """Latent cache folder; empty means ``<root>/cache/<codec_id>``."""
     demo_songs: int = 24
-    """Demo source only: chorales to render when the demo folder is missing or smaller."""
+    """Demo source only: render the first N chorales of the seeded order when missing, and use
+    those N (0: every rendered song)."""
     demo_seed: int = 0
     """Demo source only: seed of instrumentation, tempo, transposition and splits."""
     val_fraction: float = 0.1
@@ -118,7 +119,7 @@ class DiffusionConfig:
     ema_decay: float = 0.995
     """EMA decay per optimiser step."""
     ema_warmup: bool = True
-    """Ramp the EMA decay as min(decay, (1 + n) / (10 + n)) so early EMA weights are not the init."""
+    """Ramp the decay as min(decay, (1 + n) / (10 + n)) so early EMA weights are not the init."""
 
 
 @dataclass

@@ -79,10 +79,10 @@ def assign_splits(n: int, val_fraction: float, test_fraction: float) -> list[str
     acc_v, acc_t, out = 1.0 - val_fraction, 1.0 - 1.5 * test_fraction, []
     for _ in range(n):
         acc_v, acc_t = acc_v + val_fraction, acc_t + test_fraction
-        if acc_v >= 1.0 - 1e-9:
+        if val_fraction > 0 and acc_v >= 1.0 - 1e-9:
             out.append("val")
             acc_v -= 1.0
-        elif acc_t >= 1.0 - 1e-9:
+        elif test_fraction > 0 and acc_t >= 1.0 - 1e-9:
             out.append("test")
             acc_t -= 1.0
         else:

@@ -215,6 +215,10 @@ def _demo_songs(cfg: DataConfig, root: Path) -> list[Song]:
         records = json.loads(manifest.read_text())["songs"]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{manifest}: unreadable demo manifest ({exc})") from exc
+    if cfg.demo_songs > 0:
+        # The first N songs of the seeded order: rendering more songs into the same folder
+        # (e.g. for a larger evaluation set) leaves an N-song training set unchanged.
+        records = records[: cfg.demo_songs]
     return [
         Song(
             r["song_id"],

@@ -206,3 +206,9 @@ def test_parallel_render_matches_serial(rendered, tmp_path):
     assert [r["song_id"] for r in parallel["songs"]] == [r["song_id"] for r in serial["songs"]]
     for a, b in zip(parallel["songs"], serial["songs"]):
         assert a == b  # the same draws whichever process renders a song
+
+
+def test_assign_splits_honours_zero_fractions():
+    assert "test" not in assign_splits(10, 0.34, 0.0)
+    assert set(assign_splits(10, 0.0, 0.0)) == {"train"}
+    assert assign_splits(3, 0.34, 0.0).count("train") == 2

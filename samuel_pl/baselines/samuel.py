@@ -1,0 +1,47 @@
+"""SAMUeL from a checkpoint, through the same Accompanist the generate command uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from samuel_pl.baselines.base import fit_length
+
+
+class SamuelGenerator:
+    """SAMUeL accompaniment with a given sampler, step count and guidance scale."""
+
+    def __init__(
+        self, ckpt: str, sampler: str, steps: int, cfg: float, seed: int = 0, name: str = ""
+    ) -> None:
+        from samuel_pl.generation import Accompanist
+        from samuel_pl.metrics import count_parameters
+
+        self.ckpt = Path(ckpt)
+        self.accompanist = Accompanist.from_checkpoint(ckpt)
+        self.sampler, self.steps, self.cfg, self.seed = sampler, steps, cfg, seed
+        self.parameters = count_parameters(self.accompanist.module.model)
+        self.name = name or f"samuel-{sampler}{steps}-cfg{cfg:g}"
+        stat = self.ckpt.stat()
+        self.cache_key = f"{self.name}:{self.ckpt.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def generate(self, vocals: np.ndarray, sample_rate: int, song_id: str) -> np.ndarray:
+        import soxr
+
+        out = self.accompanist.generate(
+            vocals,
+            sample_rate,
+            sampler=self.sampler,
+            steps=self.steps,
+            cfg=self.cfg,
+            seed=self.seed,
+        )
+        sr_out = self.accompanist.sample_rate
+        audio = np.asarray(out, dtype=np.float32).reshape(-1)
+        if sr_out != sample_rate:
+            audio = soxr.resample(audio, sr_out, sample_rate, quality="HQ").astype(np.float32)
+        return fit_length(audio, vocals.shape[-1])

@@ -1,0 +1,38 @@
+"""Evaluate generators on a suite's split: Frechet distances (FD-mel, FAD-VGGish/CLAP with local
+weights), vocal/accompaniment alignment, efficiency, aesthetics; writes metrics.json + table.md
+and logs an MLflow run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from samuel_pl.cli.common import resolve_config_path
+from samuel_pl.config import load_config, to_yaml
+from samuel_pl.config.suite import SuiteConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", default="evaluation/suites/demo.yaml", help="suite YAML")
+    parser.add_argument("--ckpt", default=None, help="SAMUeL checkpoint for samuel generators")
+    parser.add_argument("--out", default=None, help="output folder (default: eval/<suite>)")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    parser.add_argument("--print-config", action="store_true", help="print the suite and exit")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of the suite")
+
+
+def run(args: argparse.Namespace) -> int:
+    suite = load_config(resolve_config_path(args.suite), list(args.overrides), SuiteConfig)
+    if args.print_config:
+        print(to_yaml(suite), end="")
+        return 0
+    from samuel_pl.evaluation import evaluate, log_to_mlflow, table_markdown
+
+    out = Path(args.out or Path("eval") / suite.name)
+    result = evaluate(suite, args.ckpt, out)
+    print(table_markdown(result))
+    if not args.no_mlflow and suite.tracking.enabled:
+        rid = log_to_mlflow(suite, out, result)
+        print(f"MLflow run {rid} ({suite.tracking.uri}, experiment {suite.tracking.experiment})")
+    print(f"wrote {out / 'metrics.json'} and {out / 'table.md'} in {result['wall_time_s']} s")
+    return 0

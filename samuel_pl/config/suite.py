@@ -1,0 +1,63 @@
+"""Evaluation suite schema: which split, clip length, generators, metrics and embedders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from samuel_pl.config.schema import DataConfig, TrackingConfig
+
+
+@dataclass
+class GeneratorConfig:
+    type: str = "samuel"
+    """samuel | ground_truth | random_pairing | folder (accompaniments made elsewhere)."""
+    name: str = ""
+    """Row name in the table (default: the type, plus sampler settings for samuel)."""
+    ckpt: str = ""
+    """samuel: checkpoint path (default: the --ckpt of the command)."""
+    sampler: str = "dpmpp"
+    """samuel: dpmpp | ddim | ancestral."""
+    steps: int = 25
+    """samuel: sampler steps."""
+    cfg: float = 2.0
+    """samuel: classifier-free guidance scale."""
+    path: str = ""
+    """folder: a folder with one ``<song_id>.<ext>`` accompaniment per test song."""
+
+
+@dataclass
+class SuiteConfig:
+    name: str = "suite"
+    """Suite name (MLflow run name prefix, output folder)."""
+    seed: int = 0
+    """Seed of generation, shuffling and bootstrap."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """The stem source to evaluate on (same keys as a fit config's ``data``)."""
+    split: str = "test"
+    """Split of the source: train | val | test."""
+    max_songs: int = 0
+    """Evaluate at most this many songs (0: all of the split)."""
+    clip_seconds: float = 10.0
+    """Clip per song, taken from the middle of the song (FAD depends on clip length: report it)."""
+    sample_rate: int = 22050
+    """Rate at which generated and reference audio are compared (embedders resample further)."""
+    generators: list[GeneratorConfig] = field(
+        default_factory=lambda: [
+            GeneratorConfig(),
+            GeneratorConfig(type="ground_truth"),
+            GeneratorConfig(type="random_pairing"),
+        ]
+    )
+    """Rows of the table; the reference set is always the real accompaniments of the split."""
+    metrics: list[str] = field(default_factory=lambda: ["fd", "alignment", "efficiency"])
+    """fd | alignment | efficiency | aesthetics."""
+    embedders: list[str] = field(default_factory=lambda: ["mel"])
+    """Embeddings for Frechet distances: mel (weight-free, reported as FD-mel) | vggish | clap."""
+    embedder_weights: dict[str, str] = field(default_factory=dict)
+    """Local weight files per embedder, e.g. ``{vggish: /path/vggish-10086976.pth}``."""
+    aesthetics_checkpoint: str = ""
+    """audiobox-aesthetics checkpoint (the metric is reported unavailable without it)."""
+    bootstrap: int = 200
+    """Bootstrap replicates for confidence intervals."""
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """MLflow destination of the evaluation run."""
