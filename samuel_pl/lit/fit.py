@@ -23,7 +23,6 @@ from samuel_pl.plots import curves
 from samuel_pl.tracking import git_commit, log_artifact, make_logger, read_run_id, write_run_id
 from samuel_pl.tracking.mlflow_utils import normalise_uri
 
-
 # Expected, and noise for users: the EMA copy is always in eval mode; Lightning's pytree shim.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
 warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
