@@ -76,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_module(name: str) -> None:
     """``python -m samuel_pl.<name>`` shim."""
     sys.exit(main([name, *sys.argv[1:]]))
+
+
 if __name__ == "__main__":
     import sys
 

@@ -117,8 +117,10 @@ class LitSamuel(pl.LightningModule):
         b = x0.shape[0]
         gen = torch.Generator(device="cpu").manual_seed(10_000 + batch_idx)
         steps = self.schedule.train_steps
-        t = ((torch.arange(b) + torch.rand(b, generator=gen)) * steps / b).floor().clamp(
-            max=steps - 1
+        t = (
+            ((torch.arange(b) + torch.rand(b, generator=gen)) * steps / b)
+            .floor()
+            .clamp(max=steps - 1)
         )
         noise = torch.randn(x0.shape, generator=gen).to(x0)
         drop = torch.zeros(b, dtype=torch.bool, device=x0.device)

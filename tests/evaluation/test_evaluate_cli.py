@@ -54,9 +54,7 @@ def test_evaluate_writes_json_table_and_mlflow_run(
     assert {"metrics.json", "table.md"} <= names
 
 
-def test_evaluate_reuses_generated_audio(
-    debug_ckpt: Path, demo_root: Path, tmp_path: Path
-) -> None:
+def test_evaluate_reuses_generated_audio(debug_ckpt: Path, demo_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     args = ["evaluate", "--suite", str(SUITE), "--ckpt", str(debug_ckpt), "--out", str(out)]
     args += ["--no-mlflow", *_suite_overrides(demo_root, tmp_path)]
@@ -79,9 +77,7 @@ def test_evaluate_without_checkpoint_for_samuel_is_a_clear_error(
     assert "--ckpt" in capsys.readouterr().err
 
 
-def test_alignment_ranks_true_pairs_above_random_pairing(
-    demo_root: Path, tmp_path: Path
-) -> None:
+def test_alignment_ranks_true_pairs_above_random_pairing(demo_root: Path, tmp_path: Path) -> None:
     """On real rendered chorales the ground-truth accompaniment fits its vocal better than
     another song's accompaniment does (chroma and beat alignment)."""
     out = tmp_path / "eval"
