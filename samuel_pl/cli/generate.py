@@ -1,0 +1,101 @@
+"""Generate an accompaniment for a vocal file, or for every audio file in a folder.
+
+VOCALS may be a folder: OUT (and MIX) are then folders with one WAV per input (same stem), and
+inputs whose outputs already exist are skipped. Any format, rate and channel count soundfile
+reads; the output is at the codec's sample rate with the input's duration. Sampler settings
+default to the checkpoint's cfg.sampling. Prints the real-time factor at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from samuel_pl.diffusion import SAMPLERS
+from samuel_pl.errors import SamuelError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True, help="LitSamuel checkpoint (e.g. last.ckpt)")
+    parser.add_argument("--vocals", required=True, help="vocal audio file or folder of files")
+    parser.add_argument("--out", required=True, help="accompaniment file (or folder)")
+    parser.add_argument("--mix", default=None, help="also write vocals + accompaniment here")
+    parser.add_argument(
+        "--sampler", choices=sorted(SAMPLERS), default=None, help="default: the checkpoint's"
+    )
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (NFE per window)")
+    parser.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument(
+        "--device", default="auto", help="auto (cuda, then mps, then cpu) | cpu | cuda | mps"
+    )
+    parser.add_argument("--window", type=int, default=None, help="frames per window")
+    parser.add_argument("--overlap", type=int, default=None, help="frames shared by windows")
+    parser.add_argument("--crossfade", type=int, default=None, help="blended overlap frames")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from samuel_pl.generation import Accompanist, plan_batch
+
+    if args.steps is not None and args.steps < 1:
+        raise SamuelError(f"--steps must be >= 1, got {args.steps}")
+    jobs = plan_batch(args.vocals, args.out, args.mix)
+    batch = Path(args.vocals).is_dir()
+    todo = [j for j in jobs if not (batch and j.done)]
+    if batch and len(todo) < len(jobs):
+        print(f"skipping {len(jobs) - len(todo)} of {len(jobs)} inputs (outputs exist)")
+    if not todo:
+        print("nothing to do")
+        return 0
+    acc = Accompanist.from_checkpoint(
+        args.ckpt, args.device, window=args.window, overlap=args.overlap, crossfade=args.crossfade
+    )
+    gen_s = audio_s = 0.0
+    failed: list[str] = []
+    for job in todo:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                res = acc.generate_file(
+                    job.vocals,
+                    job.out,
+                    job.mix,
+                    sampler=args.sampler,
+                    steps=args.steps,
+                    cfg=args.cfg,
+                    seed=args.seed,
+                    progress=not args.quiet,
+                )
+            except SamuelError as exc:
+                if not batch:
+                    raise
+                failed.append(str(exc).splitlines()[0])
+                sys.stderr.write(f"error: {failed[-1]}\n")
+                continue
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                sys.stderr.write(f"warning: {job.vocals}: {w.message}\n")
+        seconds = res.audio.shape[-1] / res.sample_rate
+        gen_s, audio_s = gen_s + res.seconds, audio_s + seconds
+        s = res.settings
+        print(
+            f"wrote {job.out} ({seconds:.2f} s, {len(res.plan.starts)} window(s), "
+            f"{s['sampler']}-{s['steps']} cfg {s['cfg']:g})"
+            + (f" and {job.mix}" if job.mix else "")
+        )
+    if audio_s > 0:
+        print(
+            f"real-time factor {gen_s / audio_s:.3f} ({gen_s:.1f} s for {audio_s:.1f} s of audio "
+            f"on {acc.device.type})"
+        )
+    if failed:
+        return _fail(f"{len(failed)} of {len(todo)} inputs failed; first: {failed[0]}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return 2

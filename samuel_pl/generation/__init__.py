@@ -1,0 +1,33 @@
+"""Generation: checkpoint + codec + sampler -> accompaniment audio for vocals of any length."""
+
+from samuel_pl.generation.accompanist import (
+    Accompanist,
+    Generation,
+    SilentVocalsWarning,
+    resolve_device,
+)
+from samuel_pl.generation.files import list_inputs, plan_batch
+from samuel_pl.generation.mix import mix_tracks, safe_peak
+from samuel_pl.generation.windows import (
+    InpaintDenoiser,
+    WindowPlan,
+    known_weight,
+    plan_windows,
+    sample_windows,
+)
+
+__all__ = [
+    "Accompanist",
+    "Generation",
+    "InpaintDenoiser",
+    "SilentVocalsWarning",
+    "WindowPlan",
+    "known_weight",
+    "list_inputs",
+    "mix_tracks",
+    "plan_batch",
+    "plan_windows",
+    "resolve_device",
+    "safe_peak",
+    "sample_windows",
+]
