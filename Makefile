@@ -10,7 +10,7 @@ HAS_CUDA := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev
 TORCH_SPEC := $(if $(HAS_CUDA),$(TORCH_CUDA),$(TORCH_CPU))
 ARGS ?=
 
-.PHONY: install fit test lint typecheck bench clean-venv
+.PHONY: install fit test lint lint-docker typecheck bench clean-venv
 
 install: $(STAMP)
 
@@ -30,6 +30,9 @@ fit: install
 lint: install
 	$(PY) -m ruff check samuel_pl tests benchmarks
 	$(PY) -m ruff format --check samuel_pl tests benchmarks
+
+lint-docker: install
+	$(VENV)/bin/hadolint docker/Dockerfile docker/Dockerfile.cpu
 
 typecheck: install
 	$(PY) -m mypy samuel_pl/nn samuel_pl/diffusion

@@ -7,7 +7,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from samuel_pl.config import FitConfig
 from samuel_pl.errors import DataError
@@ -147,14 +147,38 @@ class SamuelDataModule(pl.LightningDataModule):
         """Per-channel (mean, std), shape (C,) each, from the train split."""
         return np.asarray(self.cache.mean), np.asarray(self.cache.std)
 
-    def _loader(self, ds: Dataset | None, shuffle: bool) -> DataLoader:
+    def _sampler(self, ds: Dataset, train: bool) -> DistributedSampler | None:
+        """This rank's shard of ``ds`` when the trainer runs several processes, else None.
+
+        Train: an even split with the tail dropped (no crop is seen twice in a step). Val/test:
+        every item exactly once across ranks (uneven shards), unless there are fewer items than
+        ranks, where Lightning-style padding keeps every rank busy (a rank without batches
+        would hang the epoch-end metric sync).
+        """
+        trainer = self.trainer
+        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+        if world <= 1:
+            return None
+        rank = int(trainer.global_rank)  # type: ignore[union-attr]
+        n = len(ds)  # type: ignore[arg-type]
+        if train or n < world:
+            return DistributedSampler(
+                ds, num_replicas=world, rank=rank, shuffle=False, drop_last=train and n >= world
+            )
+        from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+        return UnrepeatedDistributedSampler(ds, num_replicas=world, rank=rank, shuffle=False)
+
+    def _loader(self, ds: Dataset | None, shuffle: bool, train: bool = False) -> DataLoader:
         if ds is None:
             raise DataError("this split is empty in the latent cache (add songs or change splits)")
         d = self.config.data
+        sampler = self._sampler(ds, train)
         return DataLoader(
             ds,
             batch_size=d.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             num_workers=d.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=d.num_workers > 0,
@@ -164,7 +188,7 @@ class SamuelDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.train_set is not None and self.trainer is not None:
             self.train_set.set_epoch(self.trainer.current_epoch)
-        return self._loader(self.train_set, shuffle=False)
+        return self._loader(self.train_set, shuffle=False, train=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set or self.train_set, shuffle=False)

@@ -1,4 +1,10 @@
-"""Training orchestration: run folder, resume, MLflow, callbacks, Trainer, summary.json."""
+"""Training orchestration: run folder, resume, MLflow, callbacks, Trainer, summary.json.
+
+Distributed runs (``trainer.strategy=ddp|fsdp``): every rank runs :func:`fit`; only global rank
+zero creates the run folder, writes config.yaml / mlflow_run.json / summary.json and creates the
+MLflow run. Processes that Lightning launches itself find rank zero's run folder (and resume
+checkpoint) in ``SAMUEL_RUN_DIR`` / ``SAMUEL_RESUME_CKPT``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from samuel_pl.codecs import build_codec
 from samuel_pl.config import ConfigError, FitConfig, to_dict, to_yaml
@@ -55,6 +61,59 @@ def resolve_run(cfg: FitConfig) -> tuple[Path, str | None]:
     return run_dir, None
 
 
+RUN_DIR_ENV = "SAMUEL_RUN_DIR"
+RESUME_ENV = "SAMUEL_RESUME_CKPT"
+_RANK_KEYS = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
+
+
+def is_rank_zero() -> bool:
+    """Whether this process is (or will be) global rank zero, from the launcher's environment.
+
+    Works before the Trainer exists: torchrun sets RANK, SLURM's srun SLURM_PROCID, and
+    Lightning's own launcher LOCAL_RANK / NODE_RANK on the processes it starts.
+    """
+    for key in _RANK_KEYS:
+        try:
+            if int(os.environ.get(key) or 0) != 0:
+                return False
+        except ValueError:
+            continue
+    return True
+
+
+def shared_run(cfg: FitConfig, rank_zero: bool) -> tuple[Path, str | None]:
+    """(run folder, resume checkpoint): rank zero resolves them, other ranks reuse its choice."""
+    if not rank_zero and os.environ.get(RUN_DIR_ENV):
+        return Path(os.environ[RUN_DIR_ENV]), os.environ.get(RESUME_ENV) or None
+    return resolve_run(cfg)
+
+
+def compile_model(module: LitSamuel) -> None:
+    """``torch.compile`` the online denoiser in place (``nn.Module.compile``: same state_dict
+    keys, so checkpoints and the EMA copy are unchanged)."""
+    module.model.compile()
+
+
+def build_strategy(name: str) -> Any:
+    """Lightning strategy for ``trainer.strategy``. ``fsdp`` wraps each U-Net (online and EMA)
+    as its own unit with original parameters kept, so the frozen EMA copy is sharded exactly
+    like the trained one and the EMA update stays element-wise on each rank's shard."""
+    if name != "fsdp":
+        return name
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    from samuel_pl.nn import SamuelUNet
+
+    return FSDPStrategy(auto_wrap_policy={SamuelUNet}, use_orig_params=True)
+
+
+class _Normalization(Callback):
+    """Puts the train split's latent statistics into the module on every rank (before DDP)."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: Any, stage: str) -> None:
+        pl_module.set_normalization(*trainer.datamodule.stats)  # type: ignore[attr-defined]
+
+
 def _check(cfg: FitConfig, codec: Any) -> None:
     if cfg.model.in_channels != codec.latent_channels:
         raise ConfigError(
@@ -82,34 +141,48 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     codec = build_codec(cfg.codec)
     _check(cfg, codec)
-    run_dir, ckpt_path = resolve_run(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(to_yaml(cfg))
-
+    rank_zero = is_rank_zero()
+    run_dir, ckpt_path = shared_run(cfg, rank_zero)
     dm = SamuelDataModule(cfg)
-    dm.prepare_data()
-    dm.setup("fit")
     module = LitSamuel(to_dict(cfg))
-    module.set_normalization(*dm.stats)
+    if cfg.trainer.compile:
+        compile_model(module)
 
     logger: Any = False
+    if rank_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(to_yaml(cfg))
+        # Render/encode once here; other ranks load the cache in the Trainer's setup hook.
+        dm.prepare_data()
+        dm.setup("fit")
+        module.set_normalization(*dm.stats)
     if cfg.tracking.enabled and not cfg.trainer.fast_dev_run:
-        run_id = read_run_id(run_dir) if ckpt_path else None
-        tags = {
-            "git_commit": git_commit(),
-            "codec_id": codec.codec_id,
-            "dataset_fingerprint": dm.cache.manifest.get("fingerprint", ""),
-            "run_dir": str(run_dir.resolve()),
-        }
-        logger = make_logger(cfg.tracking.uri, cfg.tracking.experiment, run_dir.name, run_id, tags)
-        write_run_id(run_dir, logger.run_id, normalise_uri(cfg.tracking.uri), logger.name)
+        if rank_zero:
+            run_id = read_run_id(run_dir) if ckpt_path else None
+            tags = {
+                "git_commit": git_commit(),
+                "codec_id": codec.codec_id,
+                "dataset_fingerprint": dm.cache.manifest.get("fingerprint", ""),
+                "run_dir": str(run_dir.resolve()),
+            }
+            logger = make_logger(
+                cfg.tracking.uri, cfg.tracking.experiment, run_dir.name, run_id, tags
+            )
+            write_run_id(run_dir, logger.run_id, normalise_uri(cfg.tracking.uri), logger.name)
+        else:
+            # Lightning's MLFlowLogger is rank-zero guarded: this one never creates a run.
+            logger = make_logger(cfg.tracking.uri, cfg.tracking.experiment, run_dir.name)
 
     history = MetricHistory()
+    sharded = cfg.trainer.strategy == "fsdp"
+    if sharded and cfg.callbacks.num_sample_songs and rank_zero:
+        # Rank-zero sampling would need every rank's shard; generate from last.ckpt instead.
+        print("note: strategy=fsdp: audio samples during training are off (use generate)")
     samples = AudioSamples(
         codec,
         run_dir,
         every_n_epochs=cfg.callbacks.samples_every_n_epochs,
-        num_songs=cfg.callbacks.num_sample_songs,
+        num_songs=0 if sharded else cfg.callbacks.num_sample_songs,
         frames=cfg.callbacks.sample_frames,
         seed=cfg.seed,
     )
@@ -130,7 +203,7 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         precision=t.precision,  # type: ignore[arg-type]
         accelerator=t.accelerator,
         devices=t.devices,
-        strategy=t.strategy,
+        strategy=build_strategy(t.strategy),
         num_nodes=t.num_nodes,
         log_every_n_steps=t.log_every_n_steps,
         check_val_every_n_epoch=t.check_val_every_n_epoch,
@@ -141,15 +214,26 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         enable_progress_bar=t.enable_progress_bar,
         fast_dev_run=t.fast_dev_run,
         logger=logger,
-        callbacks=[ckpt_cb, history, samples],
+        callbacks=[_Normalization(), ckpt_cb, history, samples],
         default_root_dir=str(run_dir),
         plugins=[AtomicCheckpointIO()],
         reload_dataloaders_every_n_epochs=1,
         num_sanity_val_steps=0,
     )
-    if ckpt_path:
+    if ckpt_path and rank_zero:
         print(f"resuming from {ckpt_path}")
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    shared = {RUN_DIR_ENV: str(run_dir.resolve()), RESUME_ENV: ckpt_path or ""}
+    saved = {k: os.environ.get(k) for k in shared}
+    if rank_zero and trainer.world_size > 1:
+        os.environ.update(shared)  # inherited by the processes Lightning launches
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return _finish(cfg, trainer, logger, run_dir, history, samples, t0)
 
 
@@ -180,7 +264,10 @@ def _finish(
         "checkpoint": str(last) if last.is_file() else None,
         "samples": [str(p) for p in samples.last_files],
         "wall_time_s": round(wall, 1),
-        "train_samples_per_s": round(steps_run * cfg.data.batch_size / max(wall, 1e-9), 2),
+        "world_size": trainer.world_size,
+        "train_samples_per_s": round(
+            steps_run * cfg.data.batch_size * trainer.world_size / max(wall, 1e-9), 2
+        ),
         "mlflow_run_id": getattr(logger, "run_id", None) if logger else None,
         "mlflow_uri": normalise_uri(cfg.tracking.uri) if logger else None,
     }
