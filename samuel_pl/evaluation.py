@@ -12,6 +12,7 @@ import json
 import os
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from samuel_pl.audio import read_audio, write_audio
 from samuel_pl.baselines import Generator, build_generators
+from samuel_pl.baselines.retrieval import TrainSet
 from samuel_pl.config.suite import SuiteConfig
 from samuel_pl.errors import DataError
 
@@ -84,13 +86,16 @@ def generate_all(
     clips: dict[str, np.ndarray] = {}
     seconds = 0.0
     for song_id, v in tqdm(vocals.items(), desc=gen.name, disable=not progress, leave=False):
-        path = folder / f"{song_id}.wav"
+        path, timing = folder / f"{song_id}.wav", folder / f"{song_id}.seconds"
         if path.is_file():
             clips[song_id], _ = read_audio(path, sample_rate=suite.sample_rate, channels=1)
+            seconds += float(timing.read_text()) if timing.is_file() else 0.0  # rtf on re-runs
             continue
         t0 = time.perf_counter()
         audio = gen.generate(v, suite.sample_rate, song_id)
-        seconds += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        seconds += took
+        timing.write_text(f"{took!r}\n")
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         write_audio(path, audio, suite.sample_rate, subtype="FLOAT", normalize=None)
         clips[song_id] = audio if peak <= 1.0 else audio / peak
@@ -156,7 +161,8 @@ def evaluate(
     t0 = time.time()
     vocals, refs = load_clips(suite)
     audio_s = suite.clip_seconds * len(vocals)
-    generators = build_generators(suite.generators, refs, ckpt, suite.seed)
+    train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
+    generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
     gens: dict[str, dict[str, np.ndarray]] = {}
     rows: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
@@ -184,6 +190,7 @@ def evaluate(
     if "aesthetics" in suite.metrics:
         _aesthetics(suite, gens, rows, unavailable)
     result = _result(suite, ckpt, rows, unavailable, notes, len(vocals), time.time() - t0)
+    result["generators"] = [g.name for g in generators]
     _write(out, result)
     return result
 
@@ -234,18 +241,24 @@ def _result(
 
 
 def table_markdown(result: dict[str, Any]) -> str:
-    """One row per generator, one column per metric: ``value [low, high]``."""
-    gens = sorted({k.split("/", 1)[0] for k in result["metrics"]})
-    cols = sorted({k.split("/", 1)[1] for k in result["metrics"]})
+    """One row per generator (unavailable ones too, with the reason), one column per metric:
+    ``value [low, high]``; ``params`` and ``rtf`` (generation seconds per audio second) first."""
+    metric_gens = sorted({k.split("/", 1)[0] for k in result["metrics"]})
+    gens = result.get("generators") or metric_gens
+    gens = list(dict.fromkeys([*gens, *metric_gens]))
+    found = {k.split("/", 1)[1] for k in result["metrics"]}
+    cols = ["params", "rtf", *sorted(found - {"params", "rtf"})]
+    unavailable = result["unavailable"]
     lines = [
         f"# Evaluation: {result['suite']} ({result['songs']} songs of the {result['split']} "
         f"split, {result['clip_seconds']} s clips)",
         "",
-        "| generator | " + " | ".join(cols) + " |",
-        "|---|" + "---|" * len(cols),
+        "| generator | availability | " + " | ".join(cols) + " |",
+        "|---|---|" + "---|" * len(cols),
     ]
     for g in gens:
-        cells = []
+        reason = str(unavailable.get(g, "")).replace("|", "/").replace("\n", " ")
+        cells = [f"unavailable: {reason}" if g in unavailable else "available"]
         for c in cols:
             key = f"{g}/{c}"
             if key not in result["metrics"]:
@@ -257,7 +270,8 @@ def table_markdown(result: dict[str, Any]) -> str:
     lines += ["", f"- reference set: {result['reference_set']}"]
     lines += ["- FD on the mel embedder is FD-mel (weight-free), not FAD-VGGish"]
     lines += ["- [low, high]: 95% bootstrap interval over songs"]
-    lines += [f"- unavailable: {k}: {v}" for k, v in result["unavailable"].items()]
+    lines += ["- params: parameter count; rtf: generation seconds per second of audio"]
+    lines += [f"- unavailable: {k}: {v}" for k, v in unavailable.items() if k not in gens]
     lines += [f"- note: {g}: {n}" for g, ns in result["notes"].items() for n in ns]
     return "\n".join(lines) + "\n"
 

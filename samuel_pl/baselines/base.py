@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from samuel_pl.config.suite import GeneratorConfig
 from samuel_pl.errors import SamuelError
+
+if TYPE_CHECKING:
+    from samuel_pl.baselines.retrieval import TrainSet
 
 
 @runtime_checkable
@@ -18,7 +22,11 @@ class Generator(Protocol):
     """
 
     name: str
-    parameters: int | None
+
+    @property
+    def parameters(self) -> int | None:
+        """Parameter count, or None for generators without a network (references, folders)."""
+        ...
 
     def available(self) -> tuple[bool, str]:
         """(True, "") or (False, reason) when it cannot run here."""
@@ -41,8 +49,13 @@ def build_generators(
     references: dict[str, np.ndarray],
     default_ckpt: str | None,
     seed: int,
+    train: TrainSet | Callable[[], TrainSet] | None = None,
 ) -> list[Generator]:
-    """One generator per config; ``references`` maps song id -> real accompaniment (1, N)."""
+    """One generator per config; ``references`` maps song id -> real accompaniment (1, N).
+
+    ``train``: the training accompaniments the ``retrieval`` generator searches (or a callable
+    that builds them on first use).
+    """
     from samuel_pl.baselines.reference import FolderGenerator, GroundTruth, RandomPairing
 
     out: list[Generator] = []
@@ -60,9 +73,20 @@ def build_generators(
             out.append(RandomPairing(references, seed, g.name))
         elif g.type == "folder":
             out.append(FolderGenerator(g.path, list(references), g.name))
+        elif g.type == "musicgen":
+            from samuel_pl.baselines.musicgen import MUSICGEN_KEYS, MusicgenMelodyGenerator
+
+            kwargs = {k: getattr(g, k) for k in MUSICGEN_KEYS}
+            out.append(MusicgenMelodyGenerator(g.path, seed=seed, name=g.name, **kwargs))
+        elif g.type == "retrieval":
+            from samuel_pl.baselines.retrieval import RetrievalGenerator
+
+            if train is None:
+                raise SamuelError("the retrieval generator needs the training split (train=...)")
+            out.append(RetrievalGenerator(train, g.align_beats, g.name))
         else:
             raise SamuelError(
                 f"unknown generator type {g.type!r}; choose samuel, ground_truth, "
-                "random_pairing or folder"
+                "random_pairing, folder, musicgen or retrieval"
             )
     return out

@@ -10,7 +10,8 @@ from samuel_pl.config.schema import DataConfig, TrackingConfig
 @dataclass
 class GeneratorConfig:
     type: str = "samuel"
-    """samuel | ground_truth | random_pairing | folder (accompaniments made elsewhere)."""
+    """samuel | ground_truth | random_pairing | folder (accompaniments made elsewhere) |
+    musicgen (MusicGen-melody on the vocal's chroma) | retrieval (nearest training song)."""
     name: str = ""
     """Row name in the table (default: the type, plus sampler settings for samuel)."""
     ckpt: str = ""
@@ -22,7 +23,22 @@ class GeneratorConfig:
     cfg: float = 2.0
     """samuel: classifier-free guidance scale."""
     path: str = ""
-    """folder: a folder with one ``<song_id>.<ext>`` accompaniment per test song."""
+    """folder: a folder with one ``<song_id>.<ext>`` accompaniment per test song;
+    musicgen: a local Hugging Face MusicGen-melody folder (default ``models/musicgen-melody``)."""
+    prompt: str = "instrumental accompaniment"
+    """musicgen: the text prompt beside the vocal's chroma."""
+    guidance_scale: float = 3.0
+    """musicgen: classifier-free guidance scale of MusicGen's sampler."""
+    max_seconds: float = 30.0
+    """musicgen: window length; longer vocals are generated window by window (the model's
+    chroma condition covers 30 s)."""
+    max_new_tokens: int = 0
+    """musicgen: cap on tokens per window (0: as many as the window's duration needs; a cap
+    shortens the audio, which is then padded with silence)."""
+    backend: str = "transformers"
+    """musicgen: transformers (local HF folder) | audiocraft (only where audiocraft imports)."""
+    align_beats: bool = True
+    """retrieval: start the stretched excerpt so one of its beats falls on the vocal's first."""
 
 
 @dataclass
