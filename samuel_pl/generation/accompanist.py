@@ -136,16 +136,13 @@ class Accompanist:
     ) -> dict[str, Any]:
         """Sampler settings: the overrides, else the checkpoint's ``cfg.sampling``."""
         s = self.cfg.sampling
-        out = {
-            "sampler": sampler or s.sampler,
-            "steps": int(steps or s.steps),
-            "cfg": float(s.cfg if cfg is None else cfg),
-        }
-        if out["sampler"] == "ancestral":
-            out["steps"] = int(self.module.schedule.train_steps)
-        if out["steps"] < 1:
-            raise SamuelError(f"steps must be >= 1, got {out['steps']}")
-        return out
+        name = sampler or s.sampler
+        n = int(steps or s.steps)
+        if name == "ancestral":
+            n = int(self.module.schedule.train_steps)
+        if n < 1:
+            raise SamuelError(f"steps must be >= 1, got {n}")
+        return {"sampler": name, "steps": n, "cfg": float(s.cfg if cfg is None else cfg)}
 
     def num_steps(self, num_samples: int, sample_rate: int, **settings: Any) -> int:
         """Sampler steps a call will run (windows x steps): the progress bar's total."""
