@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("summary", "print the network's parameter table"),
     "generate": ("generate", "generate an accompaniment for a vocal file or folder"),
     "evaluate": ("evaluate", "score generators on an evaluation suite"),
+    "serve": ("serve", "browser demo: upload a vocal, hear the accompaniment"),
 }
 
 

@@ -1,0 +1,149 @@
+"""What the web demo accepts: upload size, duration, formats and sampler settings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from samuel_pl.audio import read_audio
+
+# accepted file name extension -> format name shown to users
+FORMATS: dict[str, str] = {
+    ".wav": "WAV",
+    ".flac": "FLAC",
+    ".ogg": "OGG",
+    ".mp3": "MP3",
+    ".aiff": "AIFF",
+    ".aif": "AIFF",
+}
+# libsndfile major formats accepted by content (whatever the name says)
+DECODED = {"WAV", "WAVEX", "RF64", "W64", "FLAC", "OGG", "MP3", "AIFF"}
+MAX_SEED = 2**31 - 1
+
+
+class Rejected(Exception):
+    """Input the demo refuses; ``status`` is the HTTP status, the message is shown to the user."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Abuse limits of one server process (all configurable on the command line)."""
+
+    max_bytes: int = 25 * 1024 * 1024
+    """Largest upload in bytes; the body is refused as soon as it passes this."""
+    max_seconds: float = 60.0
+    """Longest vocal in seconds."""
+    max_queue: int = 4
+    """Jobs that may wait behind the running one; more get HTTP 503."""
+    max_steps: int = 1000
+    """Most sampler steps per window (the ancestral sampler always runs the training steps)."""
+    keep_jobs: int = 16
+    """Finished jobs whose files are kept; older ones are deleted."""
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1024 or self.max_seconds <= 0:
+            raise ValueError("max_bytes must be >= 1024 and max_seconds > 0")
+        if self.max_queue < 0 or self.max_steps < 1 or self.keep_jobs < 1:
+            raise ValueError("max_queue must be >= 0, max_steps and keep_jobs >= 1")
+
+    def describe(self) -> dict[str, Any]:
+        """The limits as JSON for the page."""
+        return {
+            "max_bytes": self.max_bytes,
+            "max_mb": round(self.max_bytes / 2**20, 1),
+            "max_seconds": self.max_seconds,
+            "max_queue": self.max_queue,
+            "max_steps": self.max_steps,
+            "formats": sorted({e.lstrip(".") for e in FORMATS}),
+            "format_names": accepted(),
+        }
+
+
+def format_of(filename: str) -> str:
+    """The accepted extension of an upload's file name (e.g. ``.wav``), else Rejected (415)."""
+    ext = Path(filename or "").suffix.lower()
+    if ext not in FORMATS:
+        shown = f"'{ext}'" if ext else "no extension"
+        raise Rejected(415, f"unsupported file type ({shown}); accepted: {accepted()}")
+    return ext
+
+
+def accepted() -> str:
+    """Human list of the accepted formats."""
+    return ", ".join(sorted({v for v in FORMATS.values()}))
+
+
+def parse_settings(
+    query: dict[str, str], samplers: list[str], defaults: dict[str, Any], limits: Limits
+) -> dict[str, Any]:
+    """Validate ``sampler``, ``steps``, ``cfg`` and ``seed`` query values (Rejected 400)."""
+    sampler = query.get("sampler") or defaults["sampler"]
+    if sampler not in samplers:
+        raise Rejected(400, f"unknown sampler {sampler!r}; choose one of {', '.join(samplers)}")
+    steps = _number(query, "steps", int, defaults["steps"])
+    if not 1 <= steps <= limits.max_steps:
+        raise Rejected(400, f"steps must be between 1 and {limits.max_steps}, got {steps}")
+    cfg = _number(query, "cfg", float, defaults["cfg"])
+    if not (math.isfinite(cfg) and 0.0 <= cfg <= 20.0):
+        raise Rejected(400, f"guidance must be between 0 and 20, got {cfg}")
+    seed = _number(query, "seed", int, 0)
+    if not 0 <= seed <= MAX_SEED:
+        raise Rejected(400, f"seed must be between 0 and {MAX_SEED}, got {seed}")
+    return {"sampler": sampler, "steps": steps, "cfg": cfg, "seed": seed}
+
+
+def _number(query: dict[str, str], key: str, kind: type, default: Any) -> Any:
+    raw = query.get(key, "")
+    if raw == "":
+        return kind(default)
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise Rejected(400, f"{key} must be {what}, got {raw!r}") from None
+
+
+def load_vocal(path: Path, limits: Limits) -> tuple[np.ndarray, int]:
+    """Decode an uploaded file with soundfile after checking format and duration.
+
+    Returns float32 (C, N) audio and its rate; Rejected 415 (not audio / wrong format) or
+    413 (too long) otherwise.
+    """
+    try:
+        head = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - libsndfile's message names our temp file; hide it
+        raise Rejected(
+            415, f"the file is not audio that can be decoded; accepted: {accepted()}"
+        ) from None
+    if head.format not in DECODED:
+        raise Rejected(415, f"{head.format} audio is not accepted; accepted: {accepted()}")
+    if head.samplerate <= 0 or head.channels <= 0:
+        raise Rejected(415, "the file has no sample rate or channels")
+    seconds = head.frames / head.samplerate if 0 < head.frames < 2**62 else 0.0
+    _check_duration(seconds, limits)
+    try:
+        audio, sr = read_audio(path)
+    except Exception as exc:  # noqa: BLE001 - AudioError or a decoder error
+        detail = str(exc).split(": ", 1)[-1].splitlines()[0]
+        raise Rejected(415, f"the audio cannot be decoded ({detail})") from None
+    _check_duration(audio.shape[-1] / sr, limits)
+    if audio.shape[0] > 8:
+        raise Rejected(415, f"the file has {audio.shape[0]} channels; at most 8 are accepted")
+    return audio, sr
+
+
+def _check_duration(seconds: float, limits: Limits) -> None:
+    if seconds > limits.max_seconds:
+        raise Rejected(
+            413, f"the vocal is {seconds:.1f} s long; the limit is {limits.max_seconds:g} s"
+        )

@@ -1,0 +1,150 @@
+"""The demo's job runner: vocal -> accompaniment, mix and spectrogram files in the job folder."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from samuel_pl.audio import convert_channels, resample, write_audio
+from samuel_pl.codecs.mel import mel_filterbank
+from samuel_pl.diffusion import SAMPLERS
+from samuel_pl.generation import Accompanist, mix_tracks, safe_peak
+from samuel_pl.web.jobs import Job, Progress
+
+log = logging.getLogger("samuel_pl.web")
+
+OUTPUTS = ("accompaniment.wav", "mix.wav", "spectrogram.png")
+
+
+class Renderer:
+    """Wraps an :class:`Accompanist` for the web demo (called on the queue's worker thread).
+
+    Args:
+        accompanist: the loaded model.
+        checkpoint: shown on the page (the file name only).
+    """
+
+    def __init__(self, accompanist: Accompanist, checkpoint: str = "") -> None:
+        self.acc = accompanist
+        self.checkpoint = Path(checkpoint).name if checkpoint else ""
+
+    def info(self) -> dict[str, Any]:
+        """Model facts and sampler defaults for the page."""
+        return {
+            "checkpoint": self.checkpoint,
+            "device": self.acc.device.type,
+            "sample_rate": self.acc.sample_rate,
+            "channels": self.acc.channels,
+            "samplers": sorted(SAMPLERS),
+            "defaults": self.acc.settings(),
+            "train_steps": int(self.acc.module.schedule.train_steps),
+        }
+
+    def effective(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The settings a job will run with (ancestral always runs the training steps)."""
+        eff = self.acc.settings(settings["sampler"], settings["steps"], settings["cfg"])
+        return {**eff, "seed": int(settings["seed"])}
+
+    def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
+        """Generate for ``job.payload = (vocals (C, N), rate)``; write :data:`OUTPUTS`."""
+        vocals, sr = job.payload
+        s = job.settings
+        kw = {"sampler": s["sampler"], "steps": s["steps"], "cfg": s["cfg"]}
+        job.total = self.acc.num_steps(vocals.shape[-1], sr, **kw)
+        job.stage = "sampling"
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = self.acc.generate(
+                vocals, sr, **kw, seed=s["seed"], progress=progress, return_latent=True
+            )
+        job.stage = "writing files"
+        rate, acc = self.acc.sample_rate, safe_peak(res.audio)  # (C_out, N_out)
+        n = acc.shape[-1]
+        voc = resample(convert_channels(vocals, acc.shape[0]), sr, rate)[:, :n]
+        write_audio(job.folder / "accompaniment.wav", acc, rate)
+        write_audio(job.folder / "mix.wav", mix_tracks(voc, res.audio), rate)
+        spectrogram_png(job.folder / "spectrogram.png", {"vocal": voc, "accompaniment": acc}, rate)
+        seconds = n / rate
+        total = time.perf_counter() - t0
+        log.info(
+            "job %s: %.2f s of audio in %.2f s (rtf %.3f, %s)",
+            job.id,
+            seconds,
+            res.seconds,
+            res.rtf,
+            self.acc.device.type,
+        )
+        base = f"/api/jobs/{job.id}/"
+        return {
+            "accompaniment": base + "accompaniment.wav",
+            "mix": base + "mix.wav",
+            "spectrogram": base + "spectrogram.png",
+            "audio_seconds": round(seconds, 3),
+            "sample_rate": rate,
+            "generation_seconds": round(res.seconds, 3),
+            "total_seconds": round(total, 3),
+            "rtf": round(res.rtf, 4),
+            "device": self.acc.device.type,
+            "windows": len(res.plan.starts),
+            "settings": {**res.settings, "seed": s["seed"]},
+            "warnings": [str(w.message) for w in caught if issubclass(w.category, UserWarning)],
+        }
+
+
+def mel_db(audio: np.ndarray, rate: int, n_mels: int = 80) -> np.ndarray:
+    """(C, N) audio -> (n_mels, frames) log-mel power in dB of the mono mix (floor -100 dB)."""
+    mono = torch.from_numpy(np.ascontiguousarray(audio.reshape(-1, audio.shape[-1]).mean(0)))
+    n_fft = 2048 if rate >= 32000 else 1024
+    if mono.numel() < n_fft:
+        mono = torch.nn.functional.pad(mono, (0, n_fft - mono.numel()))
+    spec = torch.stft(
+        mono.float(),
+        n_fft,
+        hop_length=n_fft // 4,
+        window=torch.hann_window(n_fft),
+        return_complex=True,
+    ).abs()  # (F, frames)
+    fb = mel_filterbank(rate, n_fft, n_mels, 30.0, min(rate / 2.0, 11025.0))  # (n_mels, F)
+    power = torch.from_numpy(fb) @ spec.square()  # (n_mels, frames)
+    return (10.0 * torch.log10(power.clamp_min(1e-10))).numpy()
+
+
+def spectrogram_png(path: Path, panels: dict[str, np.ndarray], rate: int) -> Path:
+    """Stacked log-mel spectrograms of (C, N) signals, one row each, as a small PNG.
+
+    Uses matplotlib's object API (no pyplot state), so it is safe on the worker thread.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    specs = {name: mel_db(x, rate) for name, x in panels.items()}
+    hi = max(float(s.max()) for s in specs.values())
+    fig = Figure(figsize=(8.0, 1.6 * len(specs) + 0.5), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(specs), 1, sharex=True, squeeze=False)[:, 0]
+    seconds = max(x.shape[-1] for x in panels.values()) / rate
+    for ax, (name, spec) in zip(axes, specs.items()):
+        ax.imshow(
+            spec,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=hi - 80.0,
+            vmax=hi,
+            extent=(0.0, seconds, 0, spec.shape[0]),
+        )
+        ax.set_ylabel(name, fontsize=9)
+        ax.set_yticks([])
+    axes[-1].set_xlabel("seconds", fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, format="png")
+    tmp.replace(path)
+    return path
