@@ -11,7 +11,9 @@ Channel policy (:func:`convert_channels`):
 
 Writing (:func:`write_audio`) is atomic (temporary name in the same folder, fsync,
 ``os.replace``) and never clips: a signal whose peak exceeds 1.0 is refused with an
-:class:`AudioError` unless ``normalize`` asks for it to be scaled to a target peak.
+:class:`AudioError` unless ``normalize`` asks for it to be scaled to a target peak. An OS error
+while writing (full disk, no permission) raises :class:`OutputError` naming the file, and no
+partial or temporary file is left behind.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from samuel_pl.errors import AudioError
+from samuel_pl.errors import AudioError, OutputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
@@ -166,7 +168,8 @@ def write_audio(
         sample_rate: in Hz.
         subtype: soundfile subtype (PCM_16, PCM_24, FLOAT, ...); ignored for OGG/MP3.
         normalize: if given, scale so the peak equals this value (e.g. 0.95). Without it a peak
-            above 1.0 raises AudioError instead of being clipped or silently scaled.
+            above 1.0 raises AudioError instead of being clipped or silently scaled (except
+            for FLOAT/DOUBLE WAV and AIFF, which store it exactly).
     """
     p = Path(path)
     x = np.asarray(audio, dtype=np.float32)
@@ -182,16 +185,16 @@ def write_audio(
             raise ValueError("normalize must be in (0, 1]")
         if peak > 0:
             x = x * np.float32(normalize / peak)
-    elif peak > 1.0:
-        raise AudioError(f"{p}: peak {peak:.3f} exceeds 1.0 (would clip); pass normalize=")
     fmt = _FORMATS.get(p.suffix.lower())
+    float_wav = fmt in ("WAV", "AIFF") and subtype in ("FLOAT", "DOUBLE")
+    if normalize is None and peak > 1.0 and not float_wav:  # float WAV stores peaks above 1
+        raise AudioError(f"{p}: peak {peak:.3f} exceeds 1.0 (would clip); pass normalize=")
     if fmt is None:
         raise AudioError(f"{p}: unsupported extension (use {', '.join(_FORMATS)})")
     kwargs: dict[str, str] = {"format": fmt}
     if fmt in ("WAV", "FLAC", "AIFF"):
         kwargs["subtype"] = subtype if not (fmt == "FLAC" and subtype == "FLOAT") else "PCM_24"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = _mkstemp(p)
     try:
         os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
@@ -199,9 +202,11 @@ def write_audio(
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
         raise
     _fsync_dir(p.parent)
     return p
@@ -210,8 +215,7 @@ def write_audio(
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Atomically write a small file (JSON manifests, markers): temp name, fsync, os.replace."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    fd, tmp = _mkstemp(p)
     try:
         os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
@@ -219,12 +223,46 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
         raise
     _fsync_dir(p.parent)
     return p
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _mkstemp(p: Path) -> tuple[int, str]:
+    """Create the folder and a temporary file beside ``p``; OSError -> OutputError."""
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as exc:
+        raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
+
+
+def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path:
+    """Check, before any work, that files can be created in ``folder`` (or where it will be
+    created); leaves nothing behind. Raises OutputError naming the folder and the OS error."""
+    target = Path(folder)
+    base = target
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise OutputError(f"{target}: {what} cannot be created ({base} is not a folder)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=base)
+    except OSError as exc:
+        raise OutputError(f"{target}: {what} is not writable ({_os_reason(exc)})") from exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    return target
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -11,3 +11,12 @@ class AudioError(SamuelError):
 
 class DataError(SamuelError):
     """A dataset root, manifest or cache that cannot be used."""
+
+
+class OutputError(SamuelError, OSError):
+    """An output file or folder that cannot be written (names it and the OS error); still an
+    OSError for callers that catch those."""
+
+
+class NonFiniteError(SamuelError):
+    """Training produced a NaN/inf loss or gradient (names the step)."""

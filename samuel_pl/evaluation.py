@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict
 from functools import partial
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from samuel_pl.audio import read_audio, write_audio
+from samuel_pl.audio import ensure_writable_dir, read_audio, write_audio, write_bytes_atomic
 from samuel_pl.baselines import Generator, build_generators
 from samuel_pl.baselines.retrieval import TrainSet
 from samuel_pl.config.suite import SuiteConfig
@@ -95,9 +94,9 @@ def generate_all(
         audio = gen.generate(v, suite.sample_rate, song_id)
         took = time.perf_counter() - t0
         seconds += took
-        timing.write_text(f"{took!r}\n")
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         write_audio(path, audio, suite.sample_rate, subtype="FLOAT", normalize=None)
+        write_bytes_atomic(timing, f"{took!r}\n".encode())
         clips[song_id] = audio if peak <= 1.0 else audio / peak
     return clips, seconds
 
@@ -156,10 +155,15 @@ def _alignment_metrics(
 def evaluate(
     suite: SuiteConfig, ckpt: str | None, out: Path, progress: bool = True
 ) -> dict[str, Any]:
-    """Run the suite; write ``out/metrics.json`` and ``out/table.md``; return the results."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Run the suite; write ``out/metrics.json`` and ``out/table.md``; return the results.
+
+    Inputs are read (and ``out`` checked for writing) before anything is written: a bad file
+    stops the run with an error naming it and leaves ``out`` untouched.
+    """
+    ensure_writable_dir(out, "evaluation output folder")
     t0 = time.time()
     vocals, refs = load_clips(suite)
+    out.mkdir(parents=True, exist_ok=True)
     audio_s = suite.clip_seconds * len(vocals)
     train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
     generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
@@ -277,9 +281,7 @@ def table_markdown(result: dict[str, Any]) -> str:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def _write(out: Path, result: dict[str, Any]) -> None:

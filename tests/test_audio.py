@@ -139,6 +139,8 @@ def test_write_roundtrip_atomic_and_peak_safe(tmp_path):
     np.testing.assert_allclose(read_audio(path)[0], y)  # the refused write left it intact
     write_audio(tmp_path / "norm.flac", 4 * x, SR, normalize=0.5)
     assert abs(np.abs(read_audio(tmp_path / "norm.flac")[0]).max() - 0.5) < 1e-3
+    loud = write_audio(tmp_path / "loud.wav", 4 * x, SR, subtype="FLOAT")  # float keeps > 1
+    np.testing.assert_allclose(read_audio(loud)[0], 4 * x, atol=1e-6)
 
 
 def test_failed_write_keeps_old_file(tmp_path, monkeypatch):

@@ -29,6 +29,7 @@ LEVELS = {
     "config": 0,
     "audio": 0,
     "errors": 0,
+    "safeload": 0,
 }
 PURE = {"nn", "diffusion"}
 FORBIDDEN_IN_PURE = {"lightning", "pytorch_lightning", "mlflow", "samuel_pl.data"}

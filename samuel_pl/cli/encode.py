@@ -7,6 +7,7 @@ unless --force. Prints the cache path, songs per split, skipped songs and the ti
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from samuel_pl.cli.common import DEFAULT_CONFIG, add_config_arguments, config_from_args
@@ -32,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     splits = " ".join(f"{s}={len(cache.songs(s))}" for s in ("train", "val", "test"))
     skipped = cache.manifest.get("skipped", [])
+    for skip in skipped:  # one line each: the song and the file + problem
+        sys.stderr.write(f"skipped {skip['id']}: {str(skip['reason']).splitlines()[0]}\n")
     print(f"cache: {cache.path} ({'reused' if cache.reused else 'built'})")
     print(f"codec: {cache.codec_id} ({cache.latent_channels} channels)")
     print(f"songs: {splits}")

@@ -5,6 +5,7 @@ and logs an MLflow run."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from samuel_pl.cli.common import resolve_config_path
@@ -29,10 +30,22 @@ def run(args: argparse.Namespace) -> int:
     from samuel_pl.evaluation import evaluate, log_to_mlflow, table_markdown
 
     out = Path(args.out or Path("eval") / suite.name)
+    track = not args.no_mlflow and suite.tracking.enabled
+    if track:  # before any work: an unreachable server fails (or falls back) now
+        from samuel_pl.tracking.mlflow_utils import resolve_tracking_uri
+
+        t = suite.tracking
+        t.uri = resolve_tracking_uri(t.uri, t.fallback, out)
     result = evaluate(suite, args.ckpt, out)
     print(table_markdown(result))
-    if not args.no_mlflow and suite.tracking.enabled:
-        rid = log_to_mlflow(suite, out, result)
-        print(f"MLflow run {rid} ({suite.tracking.uri}, experiment {suite.tracking.experiment})")
+    if track:
+        try:
+            rid = log_to_mlflow(suite, out, result)
+        except Exception as exc:  # noqa: BLE001 - the results are on disk already
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            print(f"warning: MLflow logging failed ({msg}); results are in {out}", file=sys.stderr)
+        else:
+            t = suite.tracking
+            print(f"MLflow run {rid} ({t.uri}, experiment {t.experiment})")
     print(f"wrote {out / 'metrics.json'} and {out / 'table.md'} in {result['wall_time_s']} s")
     return 0

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if summary.get("samples"):
         print(f"{'samples':>20}: {summary['samples'][0].rsplit('/', 1)[0]}/")
     print(f"{'summary':>20}: {summary['run_dir']}/summary.json")
+    if summary.get("nonfinite_skipped"):
+        print(f"{'nonfinite_skipped':>20}: {summary['nonfinite_skipped']} (trainer.nonfinite=skip)")
     if summary.get("mlflow_ui"):
         print(f"\nopen the results: {summary['mlflow_ui']}")
     if getattr(args, "json", False):

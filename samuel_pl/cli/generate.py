@@ -13,6 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from samuel_pl.audio import ensure_writable_dir
 from samuel_pl.diffusion import SAMPLERS
 from samuel_pl.errors import SamuelError
 
@@ -50,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if not todo:
         print("nothing to do")
         return 0
+    # Fail now, not after loading the model and sampling: unwritable output folders.
+    for folder in sorted({j.out.parent for j in todo} | {j.mix.parent for j in todo if j.mix}):
+        ensure_writable_dir(folder)
     acc = Accompanist.from_checkpoint(
         args.ckpt, args.device, window=args.window, overlap=args.overlap, crossfade=args.crossfade
     )

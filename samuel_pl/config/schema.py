@@ -172,6 +172,9 @@ class TrainerConfig:
     """One batch of train and validation, for smoke tests."""
     compile: bool = False
     """torch.compile the denoiser (in place, checkpoint keys unchanged); pays off on CUDA."""
+    nonfinite: str = "stop"
+    """NaN/inf loss or gradient: stop (error naming the step; last.ckpt keeps the last good
+    state) | skip (skip the update, count it in train/nonfinite_skipped and summary.json)."""
 
 
 @dataclass
@@ -184,6 +187,9 @@ class TrackingConfig:
     """MLflow experiment name."""
     log_checkpoints: bool = True
     """Upload last.ckpt to the MLflow run at the end of fit."""
+    fallback: str = "none"
+    """MLflow server unreachable at start: none (stop with an error) | local (warn and log to
+    sqlite:///<run dir>/mlruns.db instead)."""
 
 
 @dataclass

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from samuel_pl.audio import write_bytes_atomic
+from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.codecs.base import LatentCodec
 from samuel_pl.config.schema import FitConfig
 from samuel_pl.errors import AudioError, DataError, SamuelError
@@ -50,6 +50,22 @@ def _write_npy(path: Path, array: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array, dtype=np.float32))
     write_bytes_atomic(path, buf.getvalue())
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """A latent file, memory-mapped; never unpickles (object arrays are refused)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        hint = _rebuild_hint(path.parent.parent)
+        raise DataError(f"{path}: unreadable latent file ({exc}); {hint}") from exc
+
+
+def _remove_temps(path: Path) -> None:
+    """Temporary files of a build that was killed mid-write (never complete files)."""
+    for folder in (path, path / "songs"):
+        for f in folder.glob(".*.tmp"):
+            f.unlink(missing_ok=True)
 
 
 def _file_stem(song_id: str) -> str:
@@ -160,7 +176,7 @@ class LatentCache:
     def load(self, song_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(vocals, accompaniment) latents, each memory-mapped float32 (latent_channels, T)."""
         entry = self._entry(song_id)
-        out = [np.load(self.path / entry["files"][stem], mmap_mode="r") for stem in STEMS]
+        out = [_load_npy(self.path / entry["files"][stem]) for stem in STEMS]
         return out[0], out[1]
 
     @property
@@ -234,7 +250,7 @@ def _reusable(path: Path, entry: dict[str, Any], split: str, channels: int) -> b
         return False
     for stem in STEMS:
         try:
-            arr = np.load(path / entry["files"][stem], mmap_mode="r")
+            arr = np.load(path / entry["files"][stem], mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, KeyError):
             return False
         if arr.shape != (channels, entry["frames"]):
@@ -294,7 +310,9 @@ def build_cache(
         cache = LatentCache.open(path, codec.codec_id, fingerprint)
         cache.reused = True
         return cache
+    ensure_writable_dir(path, "latent cache folder")
     (path / "songs").mkdir(parents=True, exist_ok=True)
+    _remove_temps(path)
     # The old manifest must not outlive the files this build replaces.
     (path / MANIFEST).unlink(missing_ok=True)
     done = {} if force else _read_partial(path, codec.codec_id, fingerprint)
@@ -354,7 +372,7 @@ def _train_stats(path: Path, entries: Iterable[dict[str, Any]]) -> dict[str, Any
         if e["split"] != "train":
             continue
         for stem in STEMS:
-            x = np.load(path / e["files"][stem], mmap_mode="r")  # (C, T)
+            x = _load_npy(path / e["files"][stem])  # (C, T)
             pooled.add(x)
             per_stem[stem].add(x)
     if pooled.n == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from torch import Tensor
 
 from samuel_pl.config import FitConfig, load_config, to_dict
 from samuel_pl.diffusion import CFGDenoiser, CosineSchedule, get_sampler, training_loss
+from samuel_pl.errors import NonFiniteError
 from samuel_pl.lit.schedule import warmup_cosine
 from samuel_pl.nn import EMA, SamuelUNet
 
@@ -53,6 +55,9 @@ class LitSamuel(pl.LightningModule):
         self.schedule = CosineSchedule(d.train_steps, d.cosine_s)
         self.register_buffer("latent_mean", torch.zeros(m.in_channels))
         self.register_buffer("latent_std", torch.ones(m.in_channels))
+        self.nonfinite_skipped = 0
+        """Batches/steps skipped for a NaN/inf loss or gradient (``trainer.nonfinite=skip``)."""
+        self._skip_step = False
 
     # ----- normalisation -----------------------------------------------------------------
     def set_normalization(self, mean: np.ndarray | Tensor, std: np.ndarray | Tensor) -> None:
@@ -90,13 +95,26 @@ class LitSamuel(pl.LightningModule):
             **kw,
         )
 
+    def _nonfinite(self, what: str, detail: str = "") -> None:
+        """Stop (raise NonFiniteError) or count a skip, as ``trainer.nonfinite`` says."""
+        if self.cfg.trainer.nonfinite != "skip":
+            raise NonFiniteError(
+                f"non-finite {what} at global step {self.global_step}{detail}; lower optim.lr, "
+                "check the data, or set trainer.nonfinite=skip to skip such batches"
+            )
+        self.nonfinite_skipped += 1
+        self._skip_step = True
+        self.log("train/nonfinite_skipped", float(self.nonfinite_skipped))
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         out = self._loss(batch, self.model)
-        if not torch.isfinite(out.loss):
-            raise FloatingPointError(
-                f"non-finite training loss at global step {self.global_step} "
-                f"(songs {batch.get('song')}); lower optim.lr or check the data"
-            )
+        bad = not bool(torch.isfinite(out.loss))
+        if self._trainer is not None and self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)  # any rank
+        if bad:
+            self._nonfinite("training loss", f" (batch {batch_idx}, songs {batch.get('song')})")
+            # Skip: a zero loss tied to every parameter keeps DDP's gradient hooks in step.
+            return torch.stack([p.sum() for p in self.model.parameters()]).sum() * 0.0
         bs = batch["accompaniment"].shape[0]
         self.log("train/loss", out.loss, prog_bar=True, batch_size=bs)
         self.log("train/v_mse", out.per_sample.mean(), batch_size=bs)
@@ -104,9 +122,26 @@ class LitSamuel(pl.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         norms = grad_norm(self.model, norm_type=2)
-        if "grad_2.0_norm_total" in norms:
-            self.log("train/grad_norm", norms["grad_2.0_norm_total"])
+        total = norms.get("grad_2.0_norm_total")
+        # 16-mixed: the GradScaler itself skips steps with inf gradients.
+        scaler = self.cfg.trainer.precision == "16-mixed"
+        bad_grad = total is not None and not scaler and not math.isfinite(float(total))
+        if bad_grad:
+            self._nonfinite("gradient norm")
+        skip, self._skip_step = self._skip_step, False
+        # A skipped batch inside gradient accumulation only contributed zeros: keep the others.
+        if skip and (bad_grad or self.trainer.accumulate_grad_batches == 1):
+            for p in self.model.parameters():
+                p.grad = None  # AdamW leaves parameters without gradients untouched
+        elif total is not None:
+            self.log("train/grad_norm", total)
         self.log("train/lr", optimizer.param_groups[0]["lr"])
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["nonfinite_skipped"] = int(self.nonfinite_skipped)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.nonfinite_skipped = int(checkpoint.get("nonfinite_skipped", 0))
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.ema.update(self.model)

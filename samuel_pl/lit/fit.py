@@ -19,15 +19,17 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.codecs import build_codec
 from samuel_pl.config import ConfigError, FitConfig, to_dict, to_yaml
 from samuel_pl.data.datamodule import SamuelDataModule
 from samuel_pl.lit.callbacks import AudioSamples, MetricHistory
-from samuel_pl.lit.checkpoint_io import AtomicCheckpointIO
+from samuel_pl.lit.checkpoint_io import AtomicCheckpointIO, remove_stale_temps
 from samuel_pl.lit.diffusion_module import LitSamuel
+from samuel_pl.lit.guard import NonFiniteGuard, PeriodicLast
 from samuel_pl.plots import curves
 from samuel_pl.tracking import git_commit, log_artifact, make_logger, read_run_id, write_run_id
-from samuel_pl.tracking.mlflow_utils import normalise_uri
+from samuel_pl.tracking.mlflow_utils import normalise_uri, resolve_tracking_uri
 
 # Expected, and noise for users: the EMA copy is always in eval mode; Lightning's pytree shim.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
@@ -115,6 +117,8 @@ class _Normalization(Callback):
 
 
 def _check(cfg: FitConfig, codec: Any) -> None:
+    if cfg.trainer.nonfinite not in ("stop", "skip"):
+        raise ConfigError(f"trainer.nonfinite={cfg.trainer.nonfinite!r}: use stop or skip")
     if cfg.model.in_channels != codec.latent_channels:
         raise ConfigError(
             f"model.in_channels={cfg.model.in_channels} but the {cfg.codec.type} codec makes "
@@ -130,9 +134,7 @@ def _check(cfg: FitConfig, codec: Any) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    write_bytes_atomic(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
 
 
 def fit(cfg: FitConfig) -> dict[str, Any]:
@@ -149,26 +151,31 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         compile_model(module)
 
     logger: Any = False
+    tracking = cfg.tracking.enabled and not cfg.trainer.fast_dev_run
+    uri = normalise_uri(cfg.tracking.uri) if tracking else ""
     if rank_zero:
+        ensure_writable_dir(run_dir, "run folder")
+        if tracking:  # before any work: an unreachable server fails (or falls back) now
+            uri = resolve_tracking_uri(cfg.tracking.uri, cfg.tracking.fallback, run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(to_yaml(cfg))
+        for stale in remove_stale_temps(run_dir / "checkpoints"):
+            print(f"removed {stale.name} (a checkpoint save cut short by a killed run)")
+        write_bytes_atomic(run_dir / "config.yaml", to_yaml(cfg).encode("utf-8"))
         # Render/encode once here; other ranks load the cache in the Trainer's setup hook.
         dm.prepare_data()
         dm.setup("fit")
         module.set_normalization(*dm.stats)
-    if cfg.tracking.enabled and not cfg.trainer.fast_dev_run:
+    if tracking:
         if rank_zero:
-            run_id = read_run_id(run_dir) if ckpt_path else None
+            run_id = read_run_id(run_dir, uri) if ckpt_path else None
             tags = {
                 "git_commit": git_commit(),
                 "codec_id": codec.codec_id,
                 "dataset_fingerprint": dm.cache.manifest.get("fingerprint", ""),
                 "run_dir": str(run_dir.resolve()),
             }
-            logger = make_logger(
-                cfg.tracking.uri, cfg.tracking.experiment, run_dir.name, run_id, tags
-            )
-            write_run_id(run_dir, logger.run_id, normalise_uri(cfg.tracking.uri), logger.name)
+            logger = make_logger(uri, cfg.tracking.experiment, run_dir.name, run_id, tags, run_dir)
+            write_run_id(run_dir, logger.run_id, uri, logger.name)
         else:
             # Lightning's MLFlowLogger is rank-zero guarded: this one never creates a run.
             logger = make_logger(cfg.tracking.uri, cfg.tracking.experiment, run_dir.name)
@@ -193,8 +200,12 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         save_last=True,
         save_top_k=1,
         monitor="val/loss",
-        every_n_train_steps=cfg.callbacks.checkpoint_every_n_steps or None,
+        enable_version_counter=False,  # last.ckpt is one file, whoever writes it
     )
+    ckpt_dir = run_dir / "checkpoints"
+    callbacks = [_Normalization(), ckpt_cb, history, samples, NonFiniteGuard(ckpt_dir)]
+    if cfg.callbacks.checkpoint_every_n_steps > 0:  # mid-epoch last.ckpt (crash safety)
+        callbacks.append(PeriodicLast(ckpt_dir, cfg.callbacks.checkpoint_every_n_steps))
     t = cfg.trainer
     trainer = pl.Trainer(
         max_steps=t.max_steps,
@@ -214,7 +225,7 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         enable_progress_bar=t.enable_progress_bar,
         fast_dev_run=t.fast_dev_run,
         logger=logger,
-        callbacks=[_Normalization(), ckpt_cb, history, samples],
+        callbacks=callbacks,
         default_root_dir=str(run_dir),
         plugins=[AtomicCheckpointIO()],
         reload_dataloaders_every_n_epochs=1,
@@ -227,7 +238,7 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     if rank_zero and trainer.world_size > 1:
         os.environ.update(shared)  # inherited by the processes Lightning launches
     try:
-        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -261,6 +272,8 @@ def _finish(
         "first_val_loss": history.val[0][1] if history.val else None,
         "last_val_loss": history.val[-1][1] if history.val else None,
         "val_loss_history": history.val,
+        "train_loss_history": history.train[:: max(1, len(history.train) // 2000)],  # thinned
+        "nonfinite_skipped": int(getattr(trainer.lightning_module, "nonfinite_skipped", 0)),
         "checkpoint": str(last) if last.is_file() else None,
         "samples": [str(p) for p in samples.last_files],
         "wall_time_s": round(wall, 1),
@@ -269,7 +282,7 @@ def _finish(
             steps_run * cfg.data.batch_size * trainer.world_size / max(wall, 1e-9), 2
         ),
         "mlflow_run_id": getattr(logger, "run_id", None) if logger else None,
-        "mlflow_uri": normalise_uri(cfg.tracking.uri) if logger else None,
+        "mlflow_uri": getattr(logger, "uri", None) if logger else None,
     }
     if logger:
         uri = summary["mlflow_uri"]
@@ -282,8 +295,14 @@ def _finish(
         log_artifact(logger, plot, "plots")
         if cfg.tracking.log_checkpoints and last.is_file():
             log_artifact(logger, last, "checkpoints")
+    if logger and logger.tracking_error:
+        summary["tracking_error"] = logger.tracking_error
     _write_json(run_dir / "summary.json", summary)
     if logger:
         log_artifact(logger, run_dir / "summary.json")
         log_artifact(logger, run_dir / "config.yaml")
+        if logger.tracking_error:  # reported at the end; the training itself completed
+            summary["tracking_error"] = logger.tracking_error
+            _write_json(run_dir / "summary.json", summary)
+            print(f"warning: MLflow logging failed during the run ({logger.tracking_error})")
     return summary

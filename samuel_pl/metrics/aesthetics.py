@@ -21,6 +21,7 @@ from torchmetrics import Metric
 
 from samuel_pl.audio import convert_channels, resample
 from samuel_pl.errors import SamuelError
+from samuel_pl.safeload import load_torch_file
 
 AXES = ("PQ", "PC", "CE", "CU")
 SR = 16000
@@ -59,7 +60,11 @@ class AestheticsScorer:
                 f"checkpoint {path} not found; download {CHECKPOINT_URL} and pass its path"
             )
             return
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)  # a trusted local file
+        try:  # weights_only: a checkpoint that pickles code is refused and reported
+            ckpt = load_torch_file(path, "audiobox-aesthetics checkpoint")
+        except SamuelError as exc:
+            self.reason = str(exc)
+            return
         state = {re.sub(r"^model\.", "", k): v for k, v in ckpt["state_dict"].items()}
         cfg = {k: ckpt["model_cfg"][k] for k in _CFG_KEYS if k in ckpt["model_cfg"]}
         model = aes.AesMultiOutput(**cfg, target_transform=ckpt["target_transform"])

@@ -12,7 +12,6 @@ does); the PCA/quantisation post-processing (``vggish_pca_params-970ea276.pth``)
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from torch import nn
 
 from samuel_pl.errors import SamuelError
 from samuel_pl.metrics.embedders import AudioEmbedder
+from samuel_pl.safeload import load_torch_file
 
 WEIGHTS_FILE = "vggish-10086976.pth"
 PCA_FILE = "vggish_pca_params-970ea276.pth"
@@ -103,10 +103,9 @@ def find_weights(path: str | Path | None, filename: str = WEIGHTS_FILE) -> Path:
 
 
 def _load(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # the PCA release file pickles numpy arrays
-        return torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only; the PCA release file pickles numeric numpy arrays, which are allowed.
+    weights: dict = load_torch_file(path, "VGGish weights", allow_numpy=True)
+    return weights
 
 
 class VGGishEmbedder(AudioEmbedder):

@@ -99,7 +99,7 @@ def test_load_from_checkpoint_restores_ema_and_stats(
     quick = ["callbacks.num_sample_songs=0", "tracking.enabled=false"]
     assert _fit([*debug_overrides, *quick]) == 0
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    raw = torch.load(ckpt, map_location="cpu", weights_only=False)
+    raw = torch.load(ckpt, map_location="cpu", weights_only=True)
     restored = LitSamuel.load_from_checkpoint(ckpt)
     sd = raw["state_dict"]
     assert torch.equal(restored.latent_mean, sd["latent_mean"])
