@@ -14,6 +14,8 @@ PKG = Path(__file__).resolve().parents[1] / "samuel_pl"
 # A package may import only from packages at its level or below (DESIGN.md).
 LEVELS = {
     "cli": 6,
+    "sweeps": 6,
+    "reports": 5,
     "web": 5,
     "evaluation": 5,
     "baselines": 4,

@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("summary", "print the network's parameter table"),
     "generate": ("generate", "generate an accompaniment for a vocal file or folder"),
     "evaluate": ("evaluate", "score generators on an evaluation suite"),
+    "sweep": ("sweep", "run a sweep of fit + evaluate trials (MLflow parent/child runs)"),
+    "report": ("report", "Markdown + HTML report of an MLflow experiment"),
     "serve": ("serve", "browser demo: upload a vocal, hear the accompaniment"),
 }
 
