@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[dev,baselines,serve,sweep]"
+	$(PY) -m pip install --quiet -e ".[dev,baselines,serve,sweep,vae]"
 	# tinysoundfont declares pyaudio (does not build here, not needed for offline rendering)
 	$(PY) -m pip install --quiet --no-deps "tinysoundfont>=0.3"
 	@touch $(STAMP)

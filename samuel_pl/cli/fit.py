@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{k:>20}: {round(v, 5) if isinstance(v, float) else v}")
     if summary.get("samples"):
         print(f"{'samples':>20}: {summary['samples'][0].rsplit('/', 1)[0]}/")
+    for k, v in (summary.get("val_metrics") or {}).items():
+        print(f"{k:>20}: {round(v, 4)}")
+    if summary.get("codec_overrides"):
+        print(f"{'use as codec':>20}: {summary['codec_overrides']}")
     print(f"{'summary':>20}: {summary['run_dir']}/summary.json")
     if summary.get("nonfinite_skipped"):
         print(f"{'nonfinite_skipped':>20}: {summary['nonfinite_skipped']} (trainer.nonfinite=skip)")

@@ -139,22 +139,12 @@ CodecFactory = Callable[[CodecConfig], LatentCodec]
 
 _REGISTRY: dict[str, str | CodecFactory] = {
     "mel": "samuel_pl.codecs.mel:MelCodec.from_config",
+    "stable_audio": "samuel_pl.codecs.stable_audio:StableAudioCodec.from_config",
+    "vae": "samuel_pl.codecs.vae:VAECodec.from_config",
 }
 
 # Types the schema names but that are not in this build yet: the message says what brings them.
-_PLANNED: dict[str, str] = {
-    "stable_audio": (
-        "codec.type=stable_audio (Stable Audio Open 1.0 Oobleck VAE, 44.1 kHz stereo, 64 latent "
-        "channels) is not available in this build yet: it arrives with the pretrained-codec "
-        "backend and its extra (pip install 'samuel_pl[stable_audio]') plus local weights in "
-        "codec.path; use codec.type=mel meanwhile"
-    ),
-    "vae": (
-        "codec.type=vae (a VAE trained with this framework) is not available in this build yet: "
-        "it arrives with the VAE LightningModule (samuel_pl.lit) and a checkpoint in codec.path; "
-        "use codec.type=mel meanwhile"
-    ),
-}
+_PLANNED: dict[str, str] = {}
 
 
 def register_codec(name: str, factory: str | CodecFactory) -> None:

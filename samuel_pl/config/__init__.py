@@ -14,6 +14,7 @@ from samuel_pl.config.schema import (
     TrackingConfig,
     TrainerConfig,
 )
+from samuel_pl.config.vae import VAEConfig
 
 __all__ = [
     "CallbackConfig",
@@ -28,6 +29,7 @@ __all__ = [
     "SamplingConfig",
     "TrackingConfig",
     "TrainerConfig",
+    "VAEConfig",
     "load_config",
     "to_dict",
     "to_yaml",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from samuel_pl.config.vae import VAEConfig
+
 
 @dataclass
 class RunConfig:
@@ -40,7 +42,8 @@ class DataConfig:
     val_crops_per_song: int = 2
     """Deterministic evenly spaced crops per validation/test song."""
     cache_dir: str = ""
-    """Latent cache folder; empty means ``<root>/cache/<codec_id>``."""
+    """Latent cache folder; empty means ``<root>/cache/<codec_id>`` (``task: vae``: the cache of
+    resampled audio, default ``<root>/cache/audio-<rate>hz-<channels>ch``)."""
     demo_songs: int = 24
     """Demo source only: render the first N chorales of the seeded order when missing, and use
     those N (0: every rendered song)."""
@@ -78,6 +81,17 @@ class CodecConfig:
     """Mel codec: highest filter frequency (Hz); 0 means Nyquist."""
     griffin_lim_iters: int = 48
     """Mel codec: Griffin-Lim iterations when decoding."""
+    precision: str = "float32"
+    """stable_audio / vae: weights and compute dtype: float32 | bf16 | fp16 (latents: float32)."""
+    sample_posterior: bool = False
+    """stable_audio / vae: latent = a draw from the posterior instead of its mean (the default)."""
+    chunk_frames: int = 256
+    """stable_audio / vae: encode and decode long audio in windows of this many latent frames
+    (0: whole signal at once)."""
+    chunk_overlap: int = 64
+    """stable_audio / vae: latent frames shared by neighbouring windows; the crossfade spans the
+    middle half, so each window keeps chunk_overlap / 4 frames of margin (the Stable Audio
+    decoder's receptive field is about 10 frames, so 64 makes chunking exact)."""
 
 
 @dataclass
@@ -232,3 +246,7 @@ class FitConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     callbacks: CallbackConfig = field(default_factory=CallbackConfig)
+    task: str = "diffusion"
+    """What ``fit`` trains: diffusion (SAMUeL on codec latents) | vae (the audio VAE codec)."""
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    """The audio VAE (used when ``task`` is vae)."""

@@ -139,6 +139,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def fit(cfg: FitConfig) -> dict[str, Any]:
     """Train SAMUeL as configured; return the run summary (also written to summary.json)."""
+    if cfg.task == "vae":  # the audio VAE codec (experiments/vae/*.yaml)
+        from samuel_pl.lit.fit_vae import fit_vae
+
+        return fit_vae(cfg)
+    if cfg.task != "diffusion":
+        raise ConfigError(f"task={cfg.task!r}: use diffusion or vae")
     t0 = time.time()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     codec = build_codec(cfg.codec)

@@ -68,7 +68,10 @@ def test_changed_codec_settings_with_explicit_cache_dir_are_refused(
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("data.bogus=1", "unknown config key 'data.bogus'"), ("codec.type=stable_audio", "extra")],
+    [
+        ("data.bogus=1", "unknown config key 'data.bogus'"),
+        ("codec.type=stable_audio", "no Stable Audio Open VAE weights"),
+    ],
 )
 def test_bad_config_exits_non_zero_with_one_line(
     folder_root: Path, config: Path, capsys, override: str, message: str

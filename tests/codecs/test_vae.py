@@ -1,0 +1,203 @@
+"""The trainable audio VAE: architecture, losses, LitAudioVAE fast_dev_run (with and without the
+discriminator), and a VAE checkpoint as the codec of a debug diffusion fit and of generation."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from samuel_pl.cli.main import main
+from samuel_pl.codecs import build_codec
+from samuel_pl.config import CodecConfig, ConfigError, load_config
+from samuel_pl.errors import SamuelError
+from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, kl_to_standard_normal
+
+REPO = Path(__file__).resolve().parents[2]
+VAE_DEBUG = REPO / "experiments" / "vae" / "debug.yaml"
+DEBUG = REPO / "experiments" / "debug.yaml"
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three 3-second synthetic songs (folder source): root/<song>/{vocals,accompaniment}.wav."""
+    root = tmp_path_factory.mktemp("vae_songs")
+    t = np.arange(3 * SR) / SR
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        d = root / f"song{i}"
+        d.mkdir()
+        f0 = 220.0 * 2 ** (i / 12)
+        env = 0.5 + 0.5 * np.sin(2 * math.pi * 1.5 * t)
+        voc = 0.3 * env * np.sin(2 * math.pi * f0 * t) + 0.01 * rng.standard_normal(t.size)
+        acc = 0.2 * np.sin(2 * math.pi * f0 / 2 * t) + 0.1 * np.sin(2 * math.pi * 1.5 * f0 * t)
+        sf.write(d / "vocals.wav", voc.astype(np.float32), SR)
+        sf.write(d / "accompaniment.wav", acc.astype(np.float32), SR)
+    return root
+
+
+def _overrides(songs: Path, tmp: Path, name: str) -> list[str]:
+    return [
+        "data.source=folder",
+        f"data.root={songs}",
+        f"data.cache_dir={tmp / f'{name}_cache'}",
+        f"run.dir={tmp / name}",
+        "tracking.enabled=false",
+    ]
+
+
+@pytest.fixture(scope="module")
+def vae_ckpt(songs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The debug VAE trained for 2 batches through the fit CLI (``task: vae``)."""
+    tmp = tmp_path_factory.mktemp("vae_fit")
+    args = ["fit", "--config", str(VAE_DEBUG), *_overrides(songs, tmp, "run")]
+    assert main([*args, "trainer.max_steps=2", "callbacks.num_sample_songs=0"]) == 0
+    summary = json.loads((tmp / "run" / "summary.json").read_text())
+    assert summary["task"] == "vae" and summary["global_step"] == 2
+    assert summary["codec_overrides"].startswith("codec.type=vae codec.path=")
+    assert np.isfinite(summary["val_metrics"]["val/mrstft"])
+    return Path(summary["checkpoint"])
+
+
+# -- architecture and losses -------------------------------------------------------------------
+@pytest.mark.parametrize("strides", [[2, 4], [3, 5]])
+def test_oobleck_lengths(strides: list[int]) -> None:
+    cfg = OobleckConfig(audio_channels=2, channels=4, c_mults=[1, 2], strides=strides, latent_dim=3)
+    vae = OobleckVAE(cfg)
+    hop = math.prod(strides)
+    x = torch.randn(2, 2, hop * 7)
+    mean, std = vae.encode(x)
+    assert mean.shape == std.shape == (2, 3, 7) and bool((std > 0).all())
+    assert vae.decode(mean).shape == (2, 2, hop * 7)
+
+
+def test_kl_matches_torch_distributions() -> None:
+    g = torch.Generator().manual_seed(0)
+    mean, std = torch.randn(2, 5, 7, generator=g), torch.rand(2, 5, 7, generator=g) + 0.1
+    ref = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mean, std), torch.distributions.Normal(0.0, 1.0)
+    )  # (2, 5, 7) per element
+    torch.testing.assert_close(kl_to_standard_normal(mean, std), ref.sum(1).mean())
+
+
+def test_mr_stft_loss_closed_form_for_a_doubled_signal() -> None:
+    """Estimate 2x vs reference x: spectral convergence ||2X - X|| / ||X|| = 1 and mean
+    |log 2X - log X| = log 2 at every resolution, so the loss is 1 + log 2."""
+    from samuel_pl.nn.stft_loss import MRSTFTDistance, mr_stft_loss
+
+    x = torch.randn(2, 1, 8192, generator=torch.Generator().manual_seed(0))
+    expected = 1.0 + math.log(2.0)
+    assert float(mr_stft_loss([512, 256, 128])(2 * x, x)) == pytest.approx(expected, abs=1e-4)
+    per_clip = MRSTFTDistance()(2 * x, x)
+    assert per_clip.shape == (2,)
+    torch.testing.assert_close(per_clip, torch.full((2,), expected), atol=1e-4, rtol=0)
+    assert float(MRSTFTDistance()(x, x).max()) < 1e-5
+
+
+def test_discriminator_shapes_and_losses() -> None:
+    from samuel_pl.nn.discriminator import (
+        MultiScaleSTFTDiscriminator,
+        feature_matching_loss,
+        hinge_discriminator_loss,
+        hinge_generator_loss,
+    )
+
+    disc = MultiScaleSTFTDiscriminator([256, 128], audio_channels=2, channels=4)
+    logits, feats = disc(torch.randn(3, 2, 2048))
+    assert len(logits) == len(feats) == 2 and all(t.shape[0] == 3 for t in logits)
+    sure = [torch.full((2, 1, 4, 4), 2.0)]
+    assert float(hinge_discriminator_loss(sure, [-s for s in sure])) == 0.0  # beyond the margin
+    assert float(hinge_discriminator_loss([-s for s in sure], sure)) == pytest.approx(6.0)
+    assert float(hinge_generator_loss([-s for s in sure])) == pytest.approx(3.0)
+    assert float(feature_matching_loss(feats, feats).detach()) == 0.0
+
+
+def test_invalid_vae_config_is_a_config_error() -> None:
+    from samuel_pl.lit.vae import LitAudioVAE
+
+    cfg = load_config(VAE_DEBUG, ["vae.strides=[1,8]"])
+    with pytest.raises(ConfigError, match="stride"):
+        LitAudioVAE(cfg)
+    with pytest.raises(ConfigError, match="vae.stems"):
+        LitAudioVAE(load_config(VAE_DEBUG, ["vae.stems=[drums]"]))
+    with pytest.raises(ConfigError, match="trainer.nonfinite='retry'"):
+        LitAudioVAE(load_config(VAE_DEBUG, ["trainer.nonfinite=retry"]))
+
+
+def test_vae_nonfinite_loss_stops_or_is_counted_as_trainer_nonfinite_says() -> None:
+    from samuel_pl.errors import NonFiniteError
+    from samuel_pl.lit.vae import LitAudioVAE
+
+    stop = LitAudioVAE(load_config(VAE_DEBUG))
+    with pytest.raises(NonFiniteError, match=r"generator loss at global step 0.*nonfinite=skip"):
+        stop._skip("generator loss", 3)
+    skip = LitAudioVAE(load_config(VAE_DEBUG, ["trainer.nonfinite=skip"]))
+    skip._skip("generator loss", 3)
+    skip._skip("discriminator loss", 4)
+    assert skip.nonfinite_skipped == 2
+
+
+# -- Lightning ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("discriminator", [False, True])
+def test_lit_audio_vae_fast_dev_run(songs: Path, tmp_path: Path, discriminator: bool) -> None:
+    import lightning.pytorch as pl
+
+    from samuel_pl.data.audio_crops import AudioDataModule
+    from samuel_pl.lit.vae import LitAudioVAE
+
+    over = [*_overrides(songs, tmp_path, "run"), f"vae.discriminator={discriminator}"]
+    cfg = load_config(VAE_DEBUG, over)
+    module = LitAudioVAE(cfg)
+    dm = AudioDataModule(cfg, module.segment)
+    nets = [module.vae, *([module.disc] if discriminator else [])]
+    before = [[p.detach().clone() for p in n.parameters()] for n in nets]
+    trainer = pl.Trainer(fast_dev_run=True, logger=False, enable_progress_bar=False)
+    trainer.fit(module, datamodule=dm)
+    for net, old in zip(nets, before):
+        assert any(not torch.equal(a, b) for a, b in zip(old, net.parameters())), net
+    metrics = trainer.callback_metrics
+    assert torch.isfinite(metrics["train/loss"]) and torch.isfinite(metrics["val/mrstft"])
+    assert torch.isfinite(metrics["val/si_sdr"])
+    assert ("train/disc" in metrics) == discriminator
+    assert ("train/feature" in metrics) == discriminator
+    assert int(module.batches_seen) == 1
+
+
+def test_vae_checkpoint_is_the_codec_of_a_debug_diffusion_fit_and_generation(
+    vae_ckpt: Path, songs: Path, tmp_path: Path
+) -> None:
+    from samuel_pl.generation import Accompanist
+
+    codec = build_codec(CodecConfig(type="vae", path=str(vae_ckpt)))
+    assert (codec.latent_channels, codec.hop_length, codec.sample_rate) == (16, 64, SR)
+    args = ["fit", "--config", str(DEBUG), *_overrides(songs, tmp_path, "diff")]
+    extra = ["codec.type=vae", f"codec.path={vae_ckpt}", "trainer.max_steps=2"]
+    assert main([*args, *extra, "callbacks.sample_frames=32"]) == 0
+    summary = json.loads((tmp_path / "diff" / "summary.json").read_text())
+    assert summary["global_step"] == 2 and summary["samples"]
+    manifest = json.loads((tmp_path / "diff_cache" / "manifest.json").read_text())
+    assert manifest["codec_id"] == codec.codec_id and manifest["codec"]["type"] == "vae"
+    assert manifest["codec"]["path"] == str(vae_ckpt.resolve())
+    wav = next(p for p in summary["samples"] if p.endswith("_generated.wav"))
+    audio, sr = sf.read(wav)
+    assert sr == SR and np.isfinite(audio).all() and np.abs(audio).max() > 0
+    acc = Accompanist.from_checkpoint(summary["checkpoint"])
+    assert acc.codec.codec_id == codec.codec_id
+    vocals = np.asarray(sf.read(songs / "song0" / "vocals.wav")[0], dtype=np.float32)[None]
+    out = acc.generate(vocals[:, : SR // 2], SR, steps=2, cfg=1.5, seed=0)
+    assert out.shape[-1] == SR // 2 and np.isfinite(out).all()
+
+
+def test_vae_codec_errors(tmp_path: Path) -> None:
+    with pytest.raises(SamuelError, match="experiments/vae/demo.yaml"):
+        build_codec(CodecConfig(type="vae", path=str(tmp_path / "none.ckpt")))
+    fake = tmp_path / "diffusion.ckpt"
+    torch.save({"hyper_parameters": {"config": {"task": "diffusion"}}, "state_dict": {}}, fake)
+    with pytest.raises(SamuelError, match="not an audio VAE checkpoint"):
+        build_codec(CodecConfig(type="vae", path=str(fake)))
