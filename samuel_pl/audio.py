@@ -208,7 +208,7 @@ def write_audio(
         if isinstance(exc, OSError):
             raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
         raise
-    _fsync_dir(p.parent)
+    fsync_dir(p.parent)
     return p
 
 
@@ -229,7 +229,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
         if isinstance(exc, OSError):
             raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
         raise
-    _fsync_dir(p.parent)
+    fsync_dir(p.parent)
     return p
 
 
@@ -265,7 +265,8 @@ def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path
     return target
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk; best effort."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from samuel_pl.audio import fsync_dir
 from samuel_pl.errors import OutputError
 from samuel_pl.safeload import load_torch_file
 
@@ -50,7 +51,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: bool | None = None
@@ -87,12 +88,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
