@@ -8,86 +8,40 @@ checkpoint) in ``SAMUEL_RUN_DIR`` / ``SAMUEL_RESUME_CKPT``.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
-from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.codecs import build_codec
-from samuel_pl.config import ConfigError, FitConfig, to_dict, to_yaml
+from samuel_pl.config import ConfigError, FitConfig, to_dict
 from samuel_pl.data.datamodule import SamuelDataModule
 from samuel_pl.lit.callbacks import AudioSamples, MetricHistory
-from samuel_pl.lit.checkpoint_io import AtomicCheckpointIO, remove_stale_temps
 from samuel_pl.lit.diffusion_module import LitSamuel
-from samuel_pl.lit.guard import NonFiniteGuard, PeriodicLast
-from samuel_pl.plots import curves
-from samuel_pl.tracking import git_commit, log_artifact, make_logger, read_run_id, write_run_id
-from samuel_pl.tracking.mlflow_utils import normalise_uri, resolve_tracking_uri
+from samuel_pl.lit.run import (
+    RESUME_ENV,
+    RUN_DIR_ENV,
+    build_trainer,
+    checkpoint_callbacks,
+    finish_run,
+    is_rank_zero,
+    prepare_run_dir,
+    resolve_run,
+    run_logger,
+    shared_run,
+)
+from samuel_pl.tracking.mlflow_utils import normalise_uri
+
+__all__ = ["build_strategy", "compile_model", "fit", "is_rank_zero", "resolve_run", "shared_run"]
 
 # Expected, and noise for users: the EMA copy is always in eval mode; Lightning's pytree shim.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
 warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-
-
-def _latest_run_dir(name: str, root: Path = Path("runs")) -> Path | None:
-    candidates = sorted(
-        (p for p in root.glob(f"{name}-*") if (p / "checkpoints" / "last.ckpt").is_file()),
-        key=lambda p: (p / "checkpoints" / "last.ckpt").stat().st_mtime,
-    )
-    return candidates[-1] if candidates else None
-
-
-def resolve_run(cfg: FitConfig) -> tuple[Path, str | None]:
-    """(run folder, checkpoint to resume from or None) for ``run.dir`` and ``resume``."""
-    run_dir = Path(cfg.run.dir) if cfg.run.dir else None
-    if cfg.resume == "auto":
-        if run_dir is None:
-            run_dir = _latest_run_dir(cfg.run.name)
-        if run_dir is not None and (run_dir / "checkpoints" / "last.ckpt").is_file():
-            return run_dir, str(run_dir / "checkpoints" / "last.ckpt")
-    elif cfg.resume:
-        ckpt = Path(cfg.resume)
-        if not ckpt.is_file():
-            raise ConfigError(f"resume={cfg.resume}: checkpoint not found")
-        return (run_dir or ckpt.resolve().parent.parent), str(ckpt)
-    if run_dir is None:
-        run_dir = Path("runs") / f"{cfg.run.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    return run_dir, None
-
-
-RUN_DIR_ENV = "SAMUEL_RUN_DIR"
-RESUME_ENV = "SAMUEL_RESUME_CKPT"
-_RANK_KEYS = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
-
-
-def is_rank_zero() -> bool:
-    """Whether this process is (or will be) global rank zero, from the launcher's environment.
-
-    Works before the Trainer exists: torchrun sets RANK, SLURM's srun SLURM_PROCID, and
-    Lightning's own launcher LOCAL_RANK / NODE_RANK on the processes it starts.
-    """
-    for key in _RANK_KEYS:
-        try:
-            if int(os.environ.get(key) or 0) != 0:
-                return False
-        except ValueError:
-            continue
-    return True
-
-
-def shared_run(cfg: FitConfig, rank_zero: bool) -> tuple[Path, str | None]:
-    """(run folder, resume checkpoint): rank zero resolves them, other ranks reuse its choice."""
-    if not rank_zero and os.environ.get(RUN_DIR_ENV):
-        return Path(os.environ[RUN_DIR_ENV]), os.environ.get(RESUME_ENV) or None
-    return resolve_run(cfg)
 
 
 def compile_model(module: LitSamuel) -> None:
@@ -133,10 +87,6 @@ def _check(cfg: FitConfig, codec: Any) -> None:
         )
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    write_bytes_atomic(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
-
-
 def fit(cfg: FitConfig) -> dict[str, Any]:
     """Train SAMUeL as configured; return the run summary (also written to summary.json)."""
     if cfg.task == "vae":  # the audio VAE codec (experiments/vae/*.yaml)
@@ -160,31 +110,17 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     tracking = cfg.tracking.enabled and not cfg.trainer.fast_dev_run
     uri = normalise_uri(cfg.tracking.uri) if tracking else ""
     if rank_zero:
-        ensure_writable_dir(run_dir, "run folder")
-        if tracking:  # before any work: an unreachable server fails (or falls back) now
-            uri = resolve_tracking_uri(cfg.tracking.uri, cfg.tracking.fallback, run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in remove_stale_temps(run_dir / "checkpoints"):
-            print(f"removed {stale.name} (a checkpoint save cut short by a killed run)")
-        write_bytes_atomic(run_dir / "config.yaml", to_yaml(cfg).encode("utf-8"))
+        uri = prepare_run_dir(cfg, run_dir, tracking)
         # Render/encode once here; other ranks load the cache in the Trainer's setup hook.
         dm.prepare_data()
         dm.setup("fit")
         module.set_normalization(*dm.stats)
     if tracking:
-        if rank_zero:
-            run_id = read_run_id(run_dir, uri) if ckpt_path else None
-            tags = {
-                "git_commit": git_commit(),
-                "codec_id": codec.codec_id,
-                "dataset_fingerprint": dm.cache.manifest.get("fingerprint", ""),
-                "run_dir": str(run_dir.resolve()),
-            }
-            logger = make_logger(uri, cfg.tracking.experiment, run_dir.name, run_id, tags, run_dir)
-            write_run_id(run_dir, logger.run_id, uri, logger.name)
-        else:
-            # Lightning's MLFlowLogger is rank-zero guarded: this one never creates a run.
-            logger = make_logger(cfg.tracking.uri, cfg.tracking.experiment, run_dir.name)
+        tags = {
+            "codec_id": codec.codec_id,
+            "dataset_fingerprint": dm.cache.manifest.get("fingerprint", "") if rank_zero else "",
+        }
+        logger = run_logger(cfg, run_dir, uri, rank_zero, bool(ckpt_path), tags)
 
     history = MetricHistory()
     sharded = cfg.trainer.strategy == "fsdp"
@@ -199,43 +135,20 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         frames=cfg.callbacks.sample_frames,
         seed=cfg.seed,
     )
-    ckpt_cb = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="step{step:06d}",
-        auto_insert_metric_name=False,
-        save_last=True,
-        save_top_k=1,
-        monitor="val/loss",
-        enable_version_counter=False,  # last.ckpt is one file, whoever writes it
-    )
-    ckpt_dir = run_dir / "checkpoints"
-    callbacks = [_Normalization(), ckpt_cb, history, samples, NonFiniteGuard(ckpt_dir)]
-    if cfg.callbacks.checkpoint_every_n_steps > 0:  # mid-epoch last.ckpt (crash safety)
-        callbacks.append(PeriodicLast(ckpt_dir, cfg.callbacks.checkpoint_every_n_steps))
-    t = cfg.trainer
-    trainer = pl.Trainer(
-        max_steps=t.max_steps,
-        max_epochs=t.max_epochs if t.max_steps < 0 else -1,
-        max_time=timedelta(seconds=t.max_time_s) if t.max_time_s > 0 else None,
-        precision=t.precision,  # type: ignore[arg-type]
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=build_strategy(t.strategy),
-        num_nodes=t.num_nodes,
-        log_every_n_steps=t.log_every_n_steps,
-        check_val_every_n_epoch=t.check_val_every_n_epoch,
-        limit_val_batches=t.limit_val_batches,
-        accumulate_grad_batches=t.accumulate_grad_batches,
+    callbacks = [
+        _Normalization(),
+        *checkpoint_callbacks(cfg, run_dir, "val/loss"),
+        history,
+        samples,
+    ]
+    trainer = build_trainer(
+        cfg,
+        run_dir,
+        logger,
+        callbacks,
+        build_strategy(cfg.trainer.strategy),
+        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
         gradient_clip_val=cfg.optim.grad_clip or None,
-        deterministic=t.deterministic,
-        enable_progress_bar=t.enable_progress_bar,
-        fast_dev_run=t.fast_dev_run,
-        logger=logger,
-        callbacks=callbacks,
-        default_root_dir=str(run_dir),
-        plugins=[AtomicCheckpointIO()],
-        reload_dataloaders_every_n_epochs=1,
-        num_sanity_val_steps=0,
     )
     if ckpt_path and rank_zero:
         print(f"resuming from {ckpt_path}")
@@ -290,25 +203,4 @@ def _finish(
         "mlflow_run_id": getattr(logger, "run_id", None) if logger else None,
         "mlflow_uri": getattr(logger, "uri", None) if logger else None,
     }
-    if logger:
-        uri = summary["mlflow_uri"]
-        summary["mlflow_ui"] = f"mlflow ui --backend-store-uri {uri}"
-        plot = curves(
-            {"train/loss": history.train, "val/loss": history.val},
-            run_dir / "plots" / "loss.png",
-            "v-MSE",
-        )
-        log_artifact(logger, plot, "plots")
-        if cfg.tracking.log_checkpoints and last.is_file():
-            log_artifact(logger, last, "checkpoints")
-    if logger and logger.tracking_error:
-        summary["tracking_error"] = logger.tracking_error
-    _write_json(run_dir / "summary.json", summary)
-    if logger:
-        log_artifact(logger, run_dir / "summary.json")
-        log_artifact(logger, run_dir / "config.yaml")
-        if logger.tracking_error:  # reported at the end; the training itself completed
-            summary["tracking_error"] = logger.tracking_error
-            _write_json(run_dir / "summary.json", summary)
-            print(f"warning: MLflow logging failed during the run ({logger.tracking_error})")
-    return summary
+    return finish_run(cfg, logger, run_dir, summary, history, "v-MSE")
