@@ -34,6 +34,7 @@ def oobleck_config(vae: dict[str, Any], audio_channels: int) -> OobleckConfig:
         latent_dim=int(vae["latent_dim"]),
         dilations=[int(d) for d in vae["dilations"]],
         use_weight_norm=bool(vae["weight_norm"]),
+        istft_hop=int(vae.get("istft_hop", 0)),  # absent in checkpoints from before the option
     )
 
 

@@ -25,6 +25,9 @@ class VAEConfig:
     """Dilations of the residual units in every block."""
     weight_norm: bool = True
     """Weight-normalised convolutions (as in Oobleck)."""
+    istft_hop: int = 0
+    """0: Oobleck's waveform output; > 0: an inverse-STFT output head with this hop (n_fft =
+    4 * hop) replacing the decoder's last up-sampling blocks (product of the first strides)."""
     stems: list[str] = field(default_factory=lambda: ["vocals", "accompaniment"])
     """Stems of each song the VAE trains on (crops are drawn from all of them)."""
     min_crop_rms: float = 1e-3

@@ -77,6 +77,40 @@ def test_oobleck_lengths(strides: list[int]) -> None:
     assert vae.decode(mean).shape == (2, 2, hop * 7)
 
 
+@pytest.mark.parametrize("audio_channels", [1, 2])
+def test_istft_head_lengths_and_a_stride_product_check(audio_channels: int) -> None:
+    cfg = OobleckConfig(
+        audio_channels=audio_channels, channels=4, c_mults=[1, 2, 2], strides=[2, 4, 4],
+        latent_dim=3, istft_hop=8,
+    )  # fmt: skip
+    vae = OobleckVAE(cfg)
+    assert len(vae.decoder.blocks) == 1  # the head replaces the strides 2 and 4
+    mean, _ = vae.encode(torch.randn(2, audio_channels, 32 * 5))
+    assert vae.decode(mean).shape == (2, audio_channels, 32 * 5)
+    with pytest.raises(ValueError, match=r"istft_hop=16 .* one of \[2, 8, 32\]"):
+        OobleckConfig(channels=4, c_mults=[1, 2, 2], strides=[2, 4, 4], istft_hop=16).validate()
+
+
+def test_istft_head_inverts_the_log_magnitude_and_phase_of_a_real_stft() -> None:
+    """With an identity in place of its conv, the head must turn (log|X|, angle X) of a Hann
+    STFT (n_fft = 4 hop, per audio channel, magnitudes first) back into the signal."""
+    from samuel_pl.nn.oobleck import ISTFTHead
+
+    hop, frames = 16, 40
+    head = ISTFTHead(channels=1, audio_channels=2, hop=hop, wn=False)
+    head.conv = torch.nn.Identity()
+    x = torch.randn(3, 2, hop * frames, generator=torch.Generator().manual_seed(0))
+    spec = torch.stft(
+        x.reshape(6, -1), 4 * hop, hop, window=torch.hann_window(4 * hop), return_complex=True
+    )[..., :frames]  # (6, bins, frames)
+    feats = torch.stack([spec.abs().clamp_min(1e-8).log(), spec.angle()], 1)  # (6, 2, bins, F)
+    out = head(feats.reshape(3, 2 * 2 * head.bins, frames))
+    assert out.shape == x.shape
+    torch.testing.assert_close(
+        out[..., hop * 2 : -hop * 2], x[..., hop * 2 : -hop * 2], atol=1e-4, rtol=0
+    )
+
+
 def test_kl_matches_torch_distributions() -> None:
     g = torch.Generator().manual_seed(0)
     mean, std = torch.randn(2, 5, 7, generator=g), torch.rand(2, 5, 7, generator=g) + 0.1
@@ -144,14 +178,17 @@ def test_vae_nonfinite_loss_stops_or_is_counted_as_trainer_nonfinite_says() -> N
 
 
 # -- Lightning ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("discriminator", [False, True])
-def test_lit_audio_vae_fast_dev_run(songs: Path, tmp_path: Path, discriminator: bool) -> None:
+@pytest.mark.parametrize(("discriminator", "istft_hop"), [(False, 0), (True, 0), (False, 8)])
+def test_lit_audio_vae_fast_dev_run(
+    songs: Path, tmp_path: Path, discriminator: bool, istft_hop: int
+) -> None:
     import lightning.pytorch as pl
 
     from samuel_pl.data.audio_crops import AudioDataModule
     from samuel_pl.lit.vae import LitAudioVAE
 
     over = [*_overrides(songs, tmp_path, "run"), f"vae.discriminator={discriminator}"]
+    over.append(f"vae.istft_hop={istft_hop}")
     cfg = load_config(VAE_DEBUG, over)
     module = LitAudioVAE(cfg)
     dm = AudioDataModule(cfg, module.segment)
