@@ -6,11 +6,14 @@ Real-time factor = generation seconds / 47.55 s, for the latent part and with th
 mel-codec decode (hop 1024 at 22050 Hz: the same 21.53 frames/s). Ancestral-800 is timed on
 its first steps and extrapolated linearly to 800.
 
-Quality: the debug config trained briefly (or ``--ckpt``); each sampler/NFE samples the same
-vocal crops with the same seeds as ancestral-800; the distance is the Frechet distance between
-per-frame latent vectors (normalised space) and the squared distance of per-channel mean/std.
+Quality: a demo-trained model (``--ckpt``; auto: the newest runs/demo-long-* or runs/demo-*
+last.ckpt; else the debug config trained briefly). Each sampler/NFE samples the same vocal crops
+with the same seeds as ancestral-800; reported are the Frechet distance between per-frame latent
+vectors (normalised space) and to ancestral-800's, the squared distance of per-channel mean/std,
+and, for a model trained on the demo set, FD-mel (the evaluation suite's weight-free embedding)
+of the decoded crops against the real accompaniment crops of the test songs.
 
-    python benchmarks/sampling.py [--quick] [--ckpt CKPT] [--threads N]
+    python benchmarks/sampling.py [--quick] [--ckpt CKPT|none] [--threads N]
 """
 
 from __future__ import annotations
@@ -137,21 +140,53 @@ def train_debug(tmp: Path, steps: int) -> Path:
     return tmp / "run" / "checkpoints" / "last.ckpt"
 
 
+def default_ckpt() -> Path | None:
+    """The newest demo-trained checkpoint under runs/ (demo-long preferred), if any."""
+    runs = Path(__file__).resolve().parents[1] / "runs"
+    for pattern in ("demo-long-*/checkpoints/last.ckpt", "demo-*/checkpoints/last.ckpt"):
+        found = sorted(runs.glob(pattern), key=lambda p: p.stat().st_mtime)
+        if found:
+            return found[-1]
+    return None
+
+
+def test_crops(acc: Any, n: int, per_song: int) -> tuple[list, list]:
+    """(vocal crops, accompaniment crops) ``(1, n)`` from the test split of the model's demo
+    data (rendered when missing); empty when the model was not trained on the demo source."""
+    from samuel_pl.data.demo import ensure_demo
+    from samuel_pl.data.sources import build_source, load_pair
+
+    d = acc.cfg.data
+    if d.source != "demo":
+        return [], []
+    ensure_demo(d.root, d.demo_songs, d.demo_seed, val_fraction=d.val_fraction,
+                test_fraction=d.test_fraction, progress=False)  # fmt: skip
+    vocs, accs = [], []
+    for song in build_source(d).songs("test"):
+        v, a = load_pair(song, acc.sample_rate, 1, d.max_length_mismatch_s)
+        starts = list(range(0, v.shape[-1] - n + 1, n))
+        for start in starts[len(starts) // 2 - per_song // 2 :][:per_song]:  # middle of song
+            vocs.append(v[:, start : start + n])
+            accs.append(a[:, start : start + n])
+    return vocs, accs
+
+
 def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict], dict]:
-    """Latent distance of each sampler/NFE to ancestral-800 on the same vocals and seeds."""
+    """Latent distance of each sampler/NFE to ancestral-800 on the same vocals and seeds, and
+    FD-mel against the real test accompaniments for a demo-trained model."""
     import numpy as np
     import torch
 
     from samuel_pl.audio import read_audio
     from samuel_pl.generation import Accompanist
+    from samuel_pl.metrics import build_embedder
     from samuel_pl.metrics.frechet import frechet_distance, gaussian_stats
 
     acc = Accompanist.from_checkpoint(ckpt, "cpu")
     mod, w = acc.module, acc.window
     n = acc.codec.num_samples(w)
-    songs = sorted(demo.glob("*/vocals.*")) if demo else []
-    crops = []
-    for p in songs:
+    crops, refs = ([], []) if demo else test_crops(acc, n, 1)
+    for p in sorted(demo.glob("*/vocals.*")) if demo else []:
         audio, _ = read_audio(p, acc.sample_rate, 1)
         for start in range(0, audio.shape[-1] - n + 1, n)[:4]:
             crops.append(audio[:, start : start + n])
@@ -162,13 +197,29 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
     cond = mod.normalize(acc.codec.encode(x, acc.sample_rate)[..., :w])  # (B, C, W)
     seeds = (0,) if quick else (0, 1)
 
+    embedder = build_embedder("mel") if refs else None
+    ref_emb = (
+        gaussian_stats(np.concatenate([embedder.embed(a, acc.sample_rate) for a in refs]))
+        if embedder is not None
+        else None
+    )
+    first: dict[str, Any] = {}
+
     def run(name: str, steps: int, seed_offset: int = 0) -> np.ndarray:
         outs = []
         for s in seeds:
             g = torch.Generator().manual_seed(1000 * s + seed_offset)
             outs.append(mod.sample(cond, sampler=name, steps=steps, generator=g, normalized=True))
+        first["z"] = outs[0]  # (B, C, W) of the first seed: decoded for FD-mel
         z = torch.cat(outs)  # (S*B, C, W)
         return z.permute(0, 2, 1).reshape(-1, z.shape[1]).numpy()  # (frames, C)
+
+    def fd_mel() -> float | None:
+        if embedder is None or ref_emb is None:
+            return None
+        wav = acc.codec.decode(mod.denormalize(first["z"])).float().numpy()  # (B, 1, N)
+        emb = np.concatenate([embedder.embed(a, acc.sample_rate) for a in wav])
+        return frechet_distance(*gaussian_stats(emb), *ref_emb)
 
     def stats(v: np.ndarray) -> np.ndarray:
         return np.concatenate([v.mean(0), v.std(0)])
@@ -188,9 +239,16 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
             "frechet_to_anc800": frechet_distance(mu, s, mu_r, s_r),
             "meanstd_sqdist_to_anc800": float(np.mean((stats(z) - stats(ref)) ** 2)),
             "seconds": time.perf_counter() - t0,
+            "fd_mel_vs_test": fd_mel(),
         })  # fmt: skip
     notes = {
         "quality_ckpt": str(ckpt),
+        "quality_ckpt_steps": int(
+            torch.load(ckpt, map_location="cpu", weights_only=True).get("global_step", -1)
+        ),
+        "fd_mel_reference": f"{len(refs)} real accompaniment crops of the test songs"
+        if refs
+        else "none (model not trained on the demo source)",
         "quality_clips": int(cond.shape[0]),
         "quality_seeds": len(seeds),
         "quality_frames_per_clip": w,
@@ -201,7 +259,11 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer ancestral steps, one seed")
-    p.add_argument("--ckpt", default=None, help="small trained checkpoint for the quality table")
+    p.add_argument(
+        "--ckpt", default="auto",
+        help="demo-trained checkpoint for the quality table (auto: newest runs/demo-*; none: "
+        "train the debug config)",
+    )  # fmt: skip
     p.add_argument("--train-steps", type=int, default=300, help="debug training steps")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cfg", type=float, default=2.5, help="guidance scale for the speed table")
@@ -212,14 +274,16 @@ def main() -> None:
     speed, notes = speed_rows(args.quick, args.cfg)
     with tempfile.TemporaryDirectory(prefix="bench-sampling-") as tmp:
         demo = None
-        ckpt = Path(args.ckpt) if args.ckpt else None
+        ckpt = default_ckpt() if args.ckpt == "auto" else None
+        ckpt = Path(args.ckpt) if args.ckpt not in ("auto", "none") else ckpt
         if ckpt is None:
             steps = 150 if args.quick else args.train_steps
             ckpt = train_debug(Path(tmp), steps)
             demo, notes["quality_train_steps"] = Path(tmp) / "demo", steps
         quality, qnotes = quality_rows(ckpt, demo, args.quick)
     rows = [{"table": "speed (paper U-Net, T=1024, CFG)", **r} for r in speed]
-    rows += [{"table": "quality vs NFE (debug model)", **r} for r in quality]
+    label = "debug model" if demo else f"demo model {qnotes['quality_ckpt_steps']} steps"
+    rows += [{"table": f"quality vs NFE ({label})", **r} for r in quality]
     meta = {"clip_seconds": round(CLIP_S, 2), "cfg": args.cfg, "quick": args.quick}
     write_results("sampling", rows, {**notes, **qnotes, **meta, "threads": args.threads})
     for r in rows:
