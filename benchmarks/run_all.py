@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             parts += [note + _strip_title(md.read_text(encoding="utf-8")), ""]
         else:
             parts += ["(no results written; see the script's output)", ""]
+    for script in [p for p in scripts() if p not in todo]:  # skipped: earlier results, labelled
+        md = RESULTS / f"{script.stem}.md"
+        earlier = _strip_title(md.read_text(encoding="utf-8")) if md.is_file() else "(none)"
+        parts += [f"## {script.stem}", "", "(skipped by this run; results of an earlier run:)",
+                  "", earlier, ""]  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     write_atomic(HERE / "RESULTS.md", "\n".join(parts).rstrip() + "\n")
     print(f"wrote {HERE / 'RESULTS.md'} ({len(todo) - failed} of {len(todo)} benchmarks ok)")
