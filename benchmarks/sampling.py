@@ -150,25 +150,18 @@ def default_ckpt() -> Path | None:
     return None
 
 
-def test_crops(acc: Any, n: int, per_song: int) -> tuple[list, list]:
-    """(vocal crops, accompaniment crops) ``(1, n)`` from the test split of the model's demo
-    data (rendered when missing); empty when the model was not trained on the demo source."""
-    from samuel_pl.data.demo import ensure_demo
-    from samuel_pl.data.sources import build_source, load_pair
+def test_crops(acc: Any, n: int) -> tuple[list, list]:
+    """(vocal crops, accompaniment crops) ``(1, n)``, one from the middle of each test song of
+    the model's demo data (the evaluation suites' clips); empty for a non-demo model."""
+    from samuel_pl.config.suite import SuiteConfig
+    from samuel_pl.evaluation import load_clips
 
-    d = acc.cfg.data
-    if d.source != "demo":
+    if acc.cfg.data.source != "demo":
         return [], []
-    ensure_demo(d.root, d.demo_songs, d.demo_seed, val_fraction=d.val_fraction,
-                test_fraction=d.test_fraction, progress=False)  # fmt: skip
-    vocs, accs = [], []
-    for song in build_source(d).songs("test"):
-        v, a = load_pair(song, acc.sample_rate, 1, d.max_length_mismatch_s)
-        starts = list(range(0, v.shape[-1] - n + 1, n))
-        for start in starts[len(starts) // 2 - per_song // 2 :][:per_song]:  # middle of song
-            vocs.append(v[:, start : start + n])
-            accs.append(a[:, start : start + n])
-    return vocs, accs
+    suite = SuiteConfig(data=acc.cfg.data, split="test", clip_seconds=n / acc.sample_rate,
+                        sample_rate=acc.sample_rate)  # fmt: skip
+    vocals, accs = load_clips(suite)
+    return list(vocals.values()), [accs[k] for k in vocals]
 
 
 def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict], dict]:
@@ -185,7 +178,7 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
     acc = Accompanist.from_checkpoint(ckpt, "cpu")
     mod, w = acc.module, acc.window
     n = acc.codec.num_samples(w)
-    crops, refs = ([], []) if demo else test_crops(acc, n, 1)
+    crops, refs = ([], []) if demo else test_crops(acc, n)
     for p in sorted(demo.glob("*/vocals.*")) if demo else []:
         audio, _ = read_audio(p, acc.sample_rate, 1)
         for start in range(0, audio.shape[-1] - n + 1, n)[:4]:
@@ -274,8 +267,10 @@ def main() -> None:
     speed, notes = speed_rows(args.quick, args.cfg)
     with tempfile.TemporaryDirectory(prefix="bench-sampling-") as tmp:
         demo = None
-        ckpt = default_ckpt() if args.ckpt == "auto" else None
-        ckpt = Path(args.ckpt) if args.ckpt not in ("auto", "none") else ckpt
+        if args.ckpt == "auto":
+            ckpt = default_ckpt()
+        else:
+            ckpt = None if args.ckpt == "none" else Path(args.ckpt)
         if ckpt is None:
             steps = 150 if args.quick else args.train_steps
             ckpt = train_debug(Path(tmp), steps)

@@ -194,8 +194,6 @@ def finish_run(
         log_artifact(logger, plot, "plots")
         if cfg.tracking.log_checkpoints and last.is_file():
             log_artifact(logger, last, "checkpoints")
-        if logger.tracking_error:
-            summary["tracking_error"] = logger.tracking_error
     write_json(run_dir / "summary.json", summary)
     if logger:
         log_artifact(logger, run_dir / "summary.json")

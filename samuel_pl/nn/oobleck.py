@@ -11,7 +11,7 @@ of ``hop_length``) gives N / hop_length frames; ``decode`` of T frames gives T *
 Vocos / iSTFTNet): the decoder stops at ``istft_hop`` samples per frame and predicts, per frame,
 a log-magnitude and a phase for ``4 * istft_hop``-point STFT bins, which ``torch.istft`` turns
 into audio. Magnitudes are produced directly instead of being built up by transposed
-convolutions, so short CPU trainings reach a far lower spectral distance.
+convolutions, and a training step is cheaper (fewer waveform-rate blocks).
 """
 
 from __future__ import annotations
