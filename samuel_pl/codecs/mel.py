@@ -7,8 +7,11 @@ Conventions (documented, tested):
   T = N // hop_length + 1 frames.
 - ``decode`` of T frames returns (T - 1) * hop_length samples, so encode(decode(z)) has T frames.
 - Audio is mono: ``encode`` averages channels, ``decode`` returns one channel.
-- Latent = log(clamp(mel_filterbank @ |STFT|, 1e-5)), Slaney mel scale and area normalisation
-  (same filters as ``librosa.filters.mel(htk=False, norm="slaney")``).
+- Latent = log(clamp(filterbank @ |STFT|, 1e-5)). ``scale="mel"``: Slaney mel scale and area
+  normalisation (same filters as ``librosa.filters.mel(htk=False, norm="slaney")``).
+  ``scale="log"``: triangles equally spaced in log-frequency, ``bins_per_octave`` per octave from
+  ``f_min`` (peak weight 1). With 12 bins per octave every bin is one semitone, so a transposition
+  by k semitones is a shift of the latent by k channels (the basis of ``data.pitch_shift``).
 """
 
 from __future__ import annotations
@@ -65,6 +68,21 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, f_min: float, f_max: float)
     return weights.astype(np.float32)
 
 
+def log_filterbank(
+    sr: int, n_fft: int, n_bins: int, f_min: float, bins_per_octave: int
+) -> np.ndarray:
+    """Triangles equally spaced in log2-frequency, shape (n_bins, n_fft // 2 + 1), float32.
+
+    Bin m is centred on ``f_min * 2 ** (m / bins_per_octave)`` and falls linearly in
+    log-frequency to 0 at the neighbouring centres: w = max(0, 1 - |log2(f / c_m)| * bpo).
+    """
+    fft_hz = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)  # (F,)
+    centres = f_min * 2.0 ** (np.arange(n_bins) / bins_per_octave)  # (M,)
+    with np.errstate(divide="ignore"):
+        octaves = np.log2(np.maximum(fft_hz, 1e-9)[None, :] / centres[:, None])  # (M, F)
+    return np.maximum(0.0, 1.0 - np.abs(octaves) * bins_per_octave).astype(np.float32)
+
+
 def spectral_convergence(reference: Tensor, estimate: Tensor) -> Tensor:
     """||reference - estimate||_F / ||reference||_F per batch item; inputs (B, F, T) -> (B,)."""
     num = (reference - estimate).flatten(1).norm(dim=1)
@@ -84,6 +102,8 @@ class MelCodec(LatentCodec):
         momentum: Fast Griffin-Lim momentum alpha (0 gives plain Griffin-Lim).
         nnls_iters: projected-gradient iterations for the non-negative mel inversion.
         seed: seed of the initial random phase (decode is deterministic).
+        scale: filter spacing, "mel" (Slaney) or "log" (``bins_per_octave`` from ``f_min``).
+        bins_per_octave: log scale only; 12 gives one bin per semitone.
     """
 
     type_name = "mel"
@@ -100,10 +120,23 @@ class MelCodec(LatentCodec):
         momentum: float = 0.99,
         nnls_iters: int = 100,
         seed: int = 0,
+        scale: str = "mel",
+        bins_per_octave: int = 12,
     ) -> None:
         super().__init__()
         f_max = float(f_max) if f_max and f_max > 0 else sample_rate / 2.0
         problems = []
+        if scale not in ("mel", "log"):
+            problems.append(f"scale must be mel or log, got {scale!r}")
+        if scale == "log":
+            f_max = f_min * 2.0 ** ((n_mels - 1) / max(bins_per_octave, 1))  # top centre
+            if bins_per_octave < 1 or f_min <= 0:
+                problems.append("log scale needs bins_per_octave >= 1 and f_min > 0")
+            elif f_min * 2.0 ** (1.0 / bins_per_octave) - f_min < sample_rate / n_fft / 2:
+                problems.append(
+                    f"log scale: bins at f_min={f_min} Hz are narrower than half an FFT bin "
+                    f"({sample_rate / n_fft:.1f} Hz); raise f_min or n_fft"
+                )
         if n_mels < 1 or n_fft < 16 or hop_length < 1 or sample_rate < 1000:
             problems.append("n_mels, n_fft, hop_length and sample_rate must be positive")
         if hop_length > n_fft:
@@ -116,7 +149,11 @@ class MelCodec(LatentCodec):
         self.n_fft, self.f_min, self.f_max = int(n_fft), float(f_min), f_max
         self.griffin_lim_iters, self.momentum = int(griffin_lim_iters), float(momentum)
         self.nnls_iters, self.seed = int(nnls_iters), int(seed)
-        basis = mel_filterbank(self._sr, self.n_fft, self._n_mels, f_min, f_max)  # (M, F)
+        self.scale, self.bins_per_octave = scale, int(bins_per_octave)
+        if scale == "log":
+            basis = log_filterbank(self._sr, self.n_fft, self._n_mels, f_min, bins_per_octave)
+        else:
+            basis = mel_filterbank(self._sr, self.n_fft, self._n_mels, f_min, f_max)  # (M, F)
         gram = basis.astype(np.float64) @ basis.T.astype(np.float64)  # (M, M)
         self.nnls_step = 1.0 / float(np.linalg.eigvalsh(gram).max())  # 1 / ||basis||_2^2
         pinv = np.linalg.pinv(basis.astype(np.float64)).astype(np.float32)  # (F, M)
@@ -135,6 +172,8 @@ class MelCodec(LatentCodec):
             f_min=cfg.f_min,
             f_max=cfg.f_max,
             griffin_lim_iters=cfg.griffin_lim_iters,
+            scale=cfg.scale,
+            bins_per_octave=cfg.bins_per_octave,
         )
 
     # -- protocol properties -------------------------------------------------------------------
@@ -163,6 +202,11 @@ class MelCodec(LatentCodec):
             "hop_length": self._hop,
             "f_min": self.f_min,
             "f_max": self.f_max,
+            **(
+                {"scale": "log", "bins_per_octave": self.bins_per_octave}
+                if self.scale == "log"
+                else {}
+            ),
         }
 
     def num_frames(self, num_samples: int) -> int:

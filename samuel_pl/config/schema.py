@@ -57,6 +57,10 @@ class DataConfig:
     """Seed of the drawn val/test split (folder, manifest rows without split, MUSDB val)."""
     validation_songs: list[str] = field(default_factory=list)
     """MUSDB18-HQ only: train songs moved to the validation split (the official list)."""
+    pitch_shift: int = 0
+    """Random transposition of each training crop by up to this many semitones either way
+    (vocal and accompaniment together, as a channel shift of the latent); needs codec.scale=log.
+    0 = off."""
     max_length_mismatch_s: float = 0.05
     """Stems whose lengths differ by more than this many seconds are skipped."""
 
@@ -81,6 +85,11 @@ class CodecConfig:
     """Mel codec: highest filter frequency (Hz); 0 means Nyquist."""
     griffin_lim_iters: int = 48
     """Mel codec: Griffin-Lim iterations when decoding."""
+    scale: str = "mel"
+    """Mel codec: filter spacing, mel (Slaney) | log (``bins_per_octave`` bins per octave from
+    f_min; f_max is then implied). With 12 bins per octave each latent channel is one semitone."""
+    bins_per_octave: int = 12
+    """Mel codec, log scale: bins per octave (12: a transposition is a channel shift)."""
     precision: str = "float32"
     """stable_audio / vae: weights and compute dtype: float32 | bf16 | fp16 (latents: float32)."""
     sample_posterior: bool = False
@@ -116,6 +125,9 @@ class ModelConfig:
     """Dropout inside residual blocks."""
     blocks_per_level: int = 1
     """Residual blocks per U-Net level."""
+    cond_concat: bool = False
+    """Also concatenate the vocal latent with x_t at the input conv (a direct, frame-aligned
+    conditioning path beside the attention context)."""
 
 
 @dataclass

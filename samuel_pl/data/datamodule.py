@@ -34,6 +34,11 @@ class LatentCrops(Dataset):
         random_crops: number of random crops per epoch; 0 means deterministic crops.
         crops_per_song: deterministic crops per song (when ``random_crops`` is 0).
         seed: seed of the random crops (combined with the index and ``epoch``).
+        shift_bins: train only: transpose each random crop (vocal and accompaniment together) by
+            k * ``shift_step`` channels, k uniform in [-shift_bins, shift_bins] (a log-frequency
+            codec's transposition); vacated channels get ``shift_fill``.
+        shift_step: channels per semitone.
+        shift_fill: raw latent value for channels shifted in from outside the band.
     """
 
     def __init__(
@@ -46,6 +51,9 @@ class LatentCrops(Dataset):
         random_crops: int = 0,
         crops_per_song: int = 1,
         seed: int = 0,
+        shift_bins: int = 0,
+        shift_step: int = 1,
+        shift_fill: float = 0.0,
     ) -> None:
         if not songs:
             raise DataError(f"{cache.path}: no songs in this split of the latent cache")
@@ -56,6 +64,7 @@ class LatentCrops(Dataset):
         self.std = np.maximum(std.astype(np.float32), 1e-5)[:, None]  # (C, 1)
         self.random_crops = random_crops
         self.seed = seed
+        self.shift_bins, self.shift_step, self.shift_fill = shift_bins, shift_step, shift_fill
         self.epoch = 0
         self.frames = np.array([cache.frames(s) for s in self.songs], dtype=np.int64)
         if random_crops:
@@ -77,19 +86,34 @@ class LatentCrops(Dataset):
     def __len__(self) -> int:
         return self.random_crops or len(self.index)
 
-    def _locate(self, idx: int) -> tuple[int, int]:
+    def _locate(self, idx: int) -> tuple[int, int, int]:
+        """(song index, start frame, transposition in semitones) of item ``idx``."""
         if not self.random_crops:
-            return self.index[idx]
+            return (*self.index[idx], 0)
         rng = np.random.default_rng([self.seed, self.epoch, idx])
         i = int(rng.choice(len(self.songs), p=self.weights))
         last = max(int(self.frames[i]) - self.crop, 0)
-        return i, int(rng.integers(0, last + 1))
+        start = int(rng.integers(0, last + 1))
+        k = int(rng.integers(-self.shift_bins, self.shift_bins + 1)) if self.shift_bins else 0
+        return i, start, k
+
+    def _transpose(self, crop: np.ndarray, semitones: int) -> np.ndarray:
+        """Shift a raw (C, T) crop by ``semitones * shift_step`` channels (up = higher bins)."""
+        n = semitones * self.shift_step
+        if n == 0:
+            return crop
+        out = np.full_like(crop, self.shift_fill)
+        if n > 0:
+            out[n:] = crop[:-n]
+        else:
+            out[:n] = crop[-n:]
+        return out
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
-        i, start = self._locate(idx)
+        i, start, k = self._locate(idx)
         vocals, accomp = self.cache.load(self.songs[i])  # (C, N) each, memory-mapped
-        v = (_crop(vocals, start, self.crop) - self.mean) / self.std  # (C, T)
-        a = (_crop(accomp, start, self.crop) - self.mean) / self.std  # (C, T)
+        v = (self._transpose(_crop(vocals, start, self.crop), k) - self.mean) / self.std  # (C, T)
+        a = (self._transpose(_crop(accomp, start, self.crop), k) - self.mean) / self.std  # (C, T)
         return {
             "vocals": torch.from_numpy(v),
             "accompaniment": torch.from_numpy(a),
@@ -132,6 +156,7 @@ class SamuelDataModule(pl.LightningDataModule):
                 random_crops=d.crops_per_epoch,
                 seed=self.config.seed,
                 **common,
+                **self._shift_args(),
             )
         if self.val_set is None and self.cache.songs("val"):
             self.val_set = LatentCrops(
@@ -141,6 +166,26 @@ class SamuelDataModule(pl.LightningDataModule):
             self.test_set = LatentCrops(
                 songs=self.cache.songs("test"), crops_per_song=d.val_crops_per_song, **common
             )
+
+    def _shift_args(self) -> dict[str, Any]:
+        """LatentCrops' transposition arguments from ``data.pitch_shift`` (log codec only)."""
+        d, c = self.config.data, self.config.codec
+        if d.pitch_shift <= 0:
+            return {}
+        if c.type != "mel" or c.scale != "log" or c.bins_per_octave % 12:
+            raise DataError(
+                f"data.pitch_shift={d.pitch_shift} needs codec.type=mel, codec.scale=log and "
+                f"codec.bins_per_octave a multiple of 12 (got type={c.type}, scale={c.scale}, "
+                f"bins_per_octave={c.bins_per_octave}): only there is transposing a shift"
+            )
+        from samuel_pl.codecs.mel import LOG_FLOOR
+
+        step = c.bins_per_octave // 12
+        return {
+            "shift_bins": d.pitch_shift,
+            "shift_step": step,
+            "shift_fill": float(np.log(LOG_FLOOR)),
+        }
 
     @property
     def stats(self) -> tuple[np.ndarray, np.ndarray]:

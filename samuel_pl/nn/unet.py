@@ -17,7 +17,8 @@ class SamuelUNet(nn.Module):
     """(x_t, t, vocal latent) -> v.
 
     Time embedding (sinusoidal + MLP) feeds FiLM in every block. x and the vocal latent get their
-    own input Conv1d(k=3); soft alignment attention (queries: latent features, keys/values: vocal
+    own input Conv1d(k=3) (with ``cond_concat``, x's conv also sees the vocal latent, a direct
+    frame-aligned path); soft alignment attention (queries: latent features, keys/values: vocal
     features) makes an aligned context, carried to every level by strided convs and applied by
     per-frame FiLM. U-Net over ``cfg.channels`` (``blocks_per_level`` blocks per encoder level,
     one more per decoder level, the first taking the concatenated skip); at the bottleneck a
@@ -50,7 +51,8 @@ class SamuelUNet(nn.Module):
 
         self.time_embed = TimeEmbedding(td, cfg.time_hidden)
         self.null_cond = nn.Parameter(torch.zeros(cin))
-        self.in_x = nn.Conv1d(cin, ch[0], 3, padding=1)
+        self.cond_concat = bool(cfg.cond_concat)
+        self.in_x = nn.Conv1d(cin * (2 if self.cond_concat else 1), ch[0], 3, padding=1)
         self.in_cond = nn.Conv1d(cin, ch[0], 3, padding=1)
         self.in_attn = attn(ch[0])
         self.ctx_down = nn.ModuleList(
@@ -111,7 +113,7 @@ class SamuelUNet(nn.Module):
             cond = torch.where(drop_cond.reshape(-1, 1, 1), null, cond)
         temb = self.time_embed(t)  # (B, time_dim)
 
-        h = self.in_x(x)  # (B, c0, T)
+        h = self.in_x(torch.cat([x, cond], dim=1) if self.cond_concat else x)  # (B, c0, T)
         c = self.in_cond(cond)  # (B, c0, T)
         ctx = c + self.in_attn(h, c, t, temb)  # aligned context (B, c0, T)
         ctxs = [ctx]

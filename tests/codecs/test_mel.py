@@ -167,3 +167,49 @@ def test_registry_errors_and_extension(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_invalid_config_is_a_user_error() -> None:
     with pytest.raises(SamuelError, match="hop_length"):
         build_codec(CodecConfig(hop_length=4096))
+
+
+def log_codec(**kw: object) -> MelCodec:
+    return MelCodec(n_mels=64, scale="log", f_min=110.0, **kw)  # type: ignore[arg-type]
+
+
+def test_log_scale_puts_each_semitone_on_its_own_channel() -> None:
+    codec = log_codec()
+    assert codec.f_max == pytest.approx(110.0 * 2 ** (63 / 12))  # C8, one semitone per channel
+    for f0, channel in [(220.0, 12), (261.63, 15), (440.0, 24), (1046.5, 39)]:
+        t = torch.arange(SR) / SR
+        tone = torch.sin(2 * math.pi * f0 * t)[None, None]
+        z = codec.encode(tone, SR)[0, :, 5:-5].mean(-1)  # (64,)
+        assert int(z.argmax()) == channel, f0
+
+
+def test_log_scale_transposition_is_a_channel_shift() -> None:
+    """Three semitones up moves the latent three channels up (what data.pitch_shift relies on)."""
+    codec = log_codec()
+    low = codec.encode(harmonic(f0=220.0), SR)[0].mean(-1)  # (64,)
+    high = codec.encode(harmonic(f0=220.0 * 2 ** (3 / 12)), SR)[0].mean(-1)
+    band = slice(10, 50)
+    shifted = (high[3:][band] - low[:-3][band]).abs().mean()
+    unshifted = (high[band] - low[band]).abs().mean()
+    assert shifted < 0.25 * unshifted, (float(shifted), float(unshifted))
+
+
+def test_log_scale_round_trip_keeps_the_pitch() -> None:
+    codec = log_codec()
+    f0 = 246.94  # B3: between mel bins of the default codec, a channel of the log one
+    t = torch.arange(2 * SR) / SR
+    audio = codec.decode(codec.encode(torch.sin(2 * math.pi * f0 * t)[None, None], SR))[0, 0]
+    spec = torch.fft.rfft(audio * torch.hann_window(audio.shape[-1])).abs()
+    peak_hz = float(spec.argmax()) * SR / audio.shape[-1]
+    assert abs(12 * math.log2(peak_hz / f0)) < 0.25
+
+
+def test_log_scale_config_and_errors() -> None:
+    cfg = CodecConfig(scale="log", f_min=110.0)
+    codec = build_codec(cfg)
+    assert isinstance(codec, MelCodec) and codec.scale == "log"
+    assert config_hash(codec.latent_fields()) != config_hash(build_codec(CodecConfig()).latent_fields())
+    with pytest.raises(SamuelError, match="narrower than half an FFT bin"):
+        MelCodec(scale="log", f_min=40.0)
+    with pytest.raises(SamuelError, match="scale must be mel or log"):
+        MelCodec(scale="bark")

@@ -108,3 +108,23 @@ def test_continuous_and_scalar_timesteps() -> None:
     x = torch.randn(3, 8, 16)
     assert m(x, torch.tensor([0.25, 1.5, 798.9]), x).shape == x.shape
     assert m(x, torch.tensor(5.0), x).shape == x.shape
+
+
+@pytest.mark.parametrize("concat", [False, True])
+def test_cond_concat_is_a_direct_path_to_the_vocal(concat: bool) -> None:
+    """With the vocal's own input conv silenced, only the concatenation path can carry it."""
+    torch.manual_seed(0)
+    m = SamuelUNet(tiny_config(cond_concat=concat))
+    assert m.in_x.in_channels == (16 if concat else 8)
+    with torch.no_grad():
+        m.in_cond.weight.zero_()
+        m.in_cond.bias.zero_()  # type: ignore[union-attr]
+        for p in m.out[-1].parameters():
+            p.normal_(std=0.1)
+    x, c = torch.randn(2, 8, 32), torch.randn(2, 8, 32)
+    t = torch.tensor([10.0, 700.0])
+    change = (m(x, t, c) - m(x, t, c + torch.randn_like(c))).abs().max()
+    assert (change > 1e-4) if concat else (change < 1e-6)
+    # a dropped condition reaches the concatenated input as the null vector too (CFG stays valid)
+    d = torch.tensor([True, True])
+    torch.testing.assert_close(m(x, t, c, drop_cond=d), m(x, t, -c, drop_cond=d))
