@@ -2,8 +2,8 @@
 
 Scores of :func:`alignment_scores` (all in [0, 1] and higher-is-better unless noted):
 
-- ``chroma_cosine``: frame-wise cosine similarity of the STFT chroma (A440 tuning) of vocal and
-  accompaniment, averaged over frames where both are audible.
+- ``chroma_cosine``: frame-wise cosine similarity of the CQT chroma (:func:`cqt_chroma`) of vocal
+  and accompaniment, averaged over frames where both are audible.
 - ``key_agreement``: Krumhansl-Schmuckler key (Krumhansl-Kessler profiles) of each;
   1 for the same key, 0.5 for relative major/minor or keys a fifth apart in the same mode, else 0.
 - ``tempo_agreement``: 1 if the accompaniment's tempo is within 4% of the vocal's, allowing
@@ -28,7 +28,8 @@ from torchmetrics import Metric
 from samuel_pl.audio import resample
 
 SR = 22050
-N_FFT, HOP = 4096, 512
+HOP = 512
+CQT_BINS_PER_OCTAVE, CQT_OCTAVES = 36, 7
 BEAT_WINDOW = 0.07
 TEMPO_TOLERANCE = 0.04
 ALIGNMENT_KEYS = (
@@ -43,8 +44,22 @@ ALIGNMENT_KEYS = (
 )
 LOWER_IS_BETTER = frozenset({"tempo_octave_error"})
 
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+KEY_PROFILES = {  # Krumhansl-Kessler probe-tone profiles, tonic C
+    "major": np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
+    "minor": np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
+}
+
+
+def cqt_chroma(y: np.ndarray) -> np.ndarray:
+    """Unnormalised CQT chroma ``(12, T)`` (0 = C) of a mono 22.05 kHz signal ``(N,)``.
+
+    ``chroma_cqt`` with hop 512, 36 bins per octave over 7 octaves from C1, A440 (tuning 0):
+    bass fundamentals weigh as much as the melody's, unlike the STFT chroma's octave weighting.
+    """
+    return librosa.feature.chroma_cqt(
+        y=np.asarray(y, np.float32), sr=SR, hop_length=HOP, bins_per_octave=CQT_BINS_PER_OCTAVE,
+        n_octaves=CQT_OCTAVES, tuning=0.0, norm=None,
+    )  # fmt: skip
 
 
 def estimate_key(chroma: np.ndarray) -> tuple[int, str, float]:
@@ -54,7 +69,7 @@ def estimate_key(chroma: np.ndarray) -> tuple[int, str, float]:
     best = (0, "major", -2.0)
     if not np.isfinite(c).all() or c.std() == 0:
         return best[0], best[1], 0.0
-    for mode, profile in (("major", _MAJOR), ("minor", _MINOR)):
+    for mode, profile in KEY_PROFILES.items():
         for tonic in range(12):
             r = float(np.corrcoef(c, np.roll(profile, tonic))[0, 1])
             if r > best[2]:
@@ -97,8 +112,7 @@ def beat_f_measure(
 
 
 def _analyse(y: np.ndarray) -> dict[str, np.ndarray | float]:
-    power = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2  # (bins, T)
-    chroma = librosa.feature.chroma_stft(S=power, sr=SR, n_fft=N_FFT, norm=None, tuning=0.0)
+    chroma = cqt_chroma(y)  # (12, T)
     env = librosa.onset.onset_strength(y=y, sr=SR, hop_length=HOP)
     tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=SR, hop_length=HOP)
     onsets = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=HOP, units="time")
