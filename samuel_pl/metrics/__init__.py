@@ -30,7 +30,13 @@ from samuel_pl.metrics.frechet import (
     gaussian_stats,
     per_song_fad,
 )
-from samuel_pl.metrics.harmony import HARMONY_KEYS, VocalAnalysis, analyse_vocal, harmonic_fit
+from samuel_pl.metrics.harmony import (
+    HARMONY_KEYS,
+    HarmonicFitMetric,
+    VocalAnalysis,
+    analyse_vocal,
+    harmonic_fit,
+)
 
 __all__ = [
     "ALIGNMENT_KEYS",
@@ -45,6 +51,7 @@ __all__ = [
     "FadInfResult",
     "FrechetAudioDistance",
     "HARMONY_KEYS",
+    "HarmonicFitMetric",
     "MelStatsEmbedder",
     "VocalAnalysis",
     "alignment_scores",

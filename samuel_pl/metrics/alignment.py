@@ -201,25 +201,32 @@ def true_vs_shuffled(
     return out
 
 
-class AlignmentMetric(Metric):
-    """Mean of :func:`alignment_scores` over songs (NaN scores skipped per key).
+class MeanScoreMetric(Metric):
+    """Mean over songs of a per-song score dict (NaN scores skipped per key).
+
+    Subclasses set ``KEYS`` and ``score(vocal, accompaniment) -> {key: float}`` on mono
+    ``(N,)`` arrays at ``self.sample_rate``.
 
     Args:
         sample_rate: rate of the audio given to ``update``.
 
     ``update(vocals, accompaniments)``: ``(B, N)`` tensors or sequences of ``(N,)`` arrays.
-    ``compute()`` -> ``{key: mean}`` (float64 scalar tensors) for every key in ``ALIGNMENT_KEYS``.
+    ``compute()`` -> ``{key: mean}`` (float64 scalar tensors) for every key in ``KEYS``.
     """
 
+    KEYS: tuple[str, ...] = ()
     full_state_update = False
     is_differentiable = False
 
     def __init__(self, sample_rate: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.sample_rate = int(sample_rate)
-        k = len(ALIGNMENT_KEYS)
+        k = len(self.KEYS)
         self.add_state("sums", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("counts", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError
 
     def update(
         self,
@@ -229,8 +236,8 @@ class AlignmentMetric(Metric):
         for v, a in zip(vocals, accompaniments, strict=True):
             v = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
             a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
-            s = alignment_scores(v, a, self.sample_rate)
-            vals = torch.tensor([s[k] for k in ALIGNMENT_KEYS], dtype=torch.float64)
+            s = self.score(v, a)
+            vals = torch.tensor([s[k] for k in self.KEYS], dtype=torch.float64)
             ok = torch.isfinite(vals).to(self.sums.device)
             vals = vals.to(self.sums.device)
             self.sums = self.sums + torch.where(ok, vals, torch.zeros_like(vals))
@@ -238,4 +245,13 @@ class AlignmentMetric(Metric):
 
     def compute(self) -> dict[str, torch.Tensor]:
         means = self.sums / self.counts  # NaN where a key never had a defined score
-        return {k: means[i] for i, k in enumerate(ALIGNMENT_KEYS)}
+        return {k: means[i] for i, k in enumerate(self.KEYS)}
+
+
+class AlignmentMetric(MeanScoreMetric):
+    """Mean of :func:`alignment_scores` over songs (see :class:`MeanScoreMetric`)."""
+
+    KEYS = ALIGNMENT_KEYS
+
+    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
+        return alignment_scores(vocal, accompaniment, self.sample_rate)

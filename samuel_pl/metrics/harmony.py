@@ -31,7 +31,7 @@ import librosa
 import numpy as np
 
 from samuel_pl.audio import resample
-from samuel_pl.metrics.alignment import KEY_PROFILES, cqt_chroma, estimate_key
+from samuel_pl.metrics.alignment import KEY_PROFILES, MeanScoreMetric, cqt_chroma, estimate_key
 
 SR = 22050
 HOP = 512
@@ -167,3 +167,13 @@ def harmonic_fit(
         "consonance_gain_no_unison": gain_nu,
         "key_fit": key_fit(va, chroma),
     }
+
+
+class HarmonicFitMetric(MeanScoreMetric):
+    """Mean of :func:`harmonic_fit` over songs (NaN scores skipped per key); ``update`` and
+    ``compute`` as in :class:`~samuel_pl.metrics.alignment.MeanScoreMetric`."""
+
+    KEYS = HARMONY_KEYS
+
+    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
+        return harmonic_fit(vocal, accompaniment, self.sample_rate)

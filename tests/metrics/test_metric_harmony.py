@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from samuel_pl.audio import resample
-from samuel_pl.metrics.harmony import HARMONY_KEYS, analyse_vocal, harmonic_fit
+from samuel_pl.metrics.harmony import HARMONY_KEYS, HarmonicFitMetric, analyse_vocal, harmonic_fit
 
 SR = 22050
 # A melody in C major (E F G A G F E D) harmonised note by note with lower voices a third, fifth
@@ -113,3 +114,17 @@ def test_metric_harmony_reuses_the_vocal_analysis_and_resamples(melody) -> None:
     v16, a16 = (resample(x[None], SR, 16000)[0] for x in (melody, acc))
     at16 = harmonic_fit(v16, a16, 16000)
     assert at16["consonance_share"] == pytest.approx(direct["consonance_share"], abs=0.03)
+
+
+def test_metric_harmony_metric_averages_and_skips_undefined(melody) -> None:
+    follow, drone = _notes(CHORDS, 1.0), _notes([[48, 55]] * 8, 1.0)
+    metric = HarmonicFitMetric(sample_rate=SR)
+    metric.update(
+        torch.from_numpy(np.stack([melody, melody])), torch.from_numpy(np.stack([follow, drone]))
+    )
+    metric.update([melody], [np.zeros_like(melody)])  # silent: undefined, left out of the mean
+    out = metric.compute()
+    s0, s1 = harmonic_fit(melody, follow, SR), harmonic_fit(melody, drone, SR)
+    assert set(out) == set(HARMONY_KEYS)
+    for k in HARMONY_KEYS:
+        assert float(out[k]) == pytest.approx((s0[k] + s1[k]) / 2)
