@@ -21,7 +21,7 @@ from samuel_pl.audio import resample
 from samuel_pl.baselines.base import fit_length
 from samuel_pl.config.schema import DataConfig
 from samuel_pl.errors import DataError
-from samuel_pl.metrics.alignment import HOP, N_FFT, SR, estimate_key, key_agreement
+from samuel_pl.metrics.alignment import HOP, SR, cqt_chroma, estimate_key, key_agreement
 
 MIN_RATE, MAX_RATE = 0.5, 2.0
 TEMPO_WEIGHT = 0.5
@@ -41,8 +41,7 @@ class Profile:
 def analyse(audio: np.ndarray, sample_rate: int) -> Profile:
     """Profile of mono audio ``(N,)`` or ``(1, N)`` (analysed at 22.05 kHz like the metrics)."""
     y = resample(np.asarray(audio, np.float32).reshape(1, -1), sample_rate, SR)[0]
-    power = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2  # (bins, T)
-    chroma = librosa.feature.chroma_stft(S=power, sr=SR, n_fft=N_FFT, norm=None, tuning=0.0)
+    chroma = cqt_chroma(y)  # (12, T)
     mean = chroma.mean(axis=1)  # (12,)
     mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
     env = librosa.onset.onset_strength(y=y, sr=SR, hop_length=HOP)
@@ -130,7 +129,7 @@ class RetrievalGenerator:
     @property
     def cache_key(self) -> str:
         ids = hashlib.sha1("\n".join(self.train.ids).encode()).hexdigest()[:12]
-        return f"{self.name}:{ids}:{self.align_beats}"
+        return f"{self.name}:{ids}:{self.align_beats}:cqt-chroma"
 
     def available(self) -> tuple[bool, str]:
         try:

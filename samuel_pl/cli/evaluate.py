@@ -1,6 +1,6 @@
 """Evaluate generators on a suite's split: Frechet distances (FD-mel, FAD-VGGish/CLAP with local
-weights), vocal/accompaniment alignment, efficiency, aesthetics; writes metrics.json + table.md
-and logs an MLflow run."""
+weights), vocal/accompaniment alignment and harmonic fit, efficiency, aesthetics, with control
+rows that validate each metric; writes metrics.json + table.md and logs an MLflow run."""
 
 from __future__ import annotations
 
@@ -18,12 +18,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ckpt", default=None, help="SAMUeL checkpoint for samuel generators")
     parser.add_argument("--out", default=None, help="output folder (default: eval/<suite>)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="score the control rows (controls=true) and print, per metric, Cohen's d of the "
+        "ground truth against each control, flagging metrics that do not separate",
+    )
     parser.add_argument("--print-config", action="store_true", help="print the suite and exit")
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the suite")
 
 
 def run(args: argparse.Namespace) -> int:
     suite = load_config(resolve_config_path(args.suite), list(args.overrides), SuiteConfig)
+    if args.validate:
+        suite.controls = True
     if args.print_config:
         print(to_yaml(suite), end="")
         return 0
@@ -38,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         t.uri = resolve_tracking_uri(t.uri, t.fallback, out)
     result = evaluate(suite, args.ckpt, out)
     print(table_markdown(result))
+    if args.validate:  # the table ends with the validate section; name the failures once more
+        checks = result.get("validation") or {}
+        failed = [f"{m} ({', '.join(c['fails'])})" for m, c in checks.items() if c["fails"]]
+        print(f"validate: {len(checks) - len(failed)} of {len(checks)} metrics meet their "
+              "expectation" + (f"; not: {'; '.join(failed)}" if failed else ""))  # fmt: skip
     if track:
         try:
             rid = log_to_mlflow(suite, out, result)

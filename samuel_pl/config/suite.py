@@ -65,8 +65,13 @@ class SuiteConfig:
         ]
     )
     """Rows of the table; the reference set is always the real accompaniments of the split."""
-    metrics: list[str] = field(default_factory=lambda: ["fd", "alignment", "efficiency"])
-    """fd | alignment | efficiency | aesthetics."""
+    metrics: list[str] = field(default_factory=lambda: ["fd", "alignment", "harmony", "efficiency"])
+    """fd | alignment (rhythm, chroma, key) | harmony (harmonic fit: consonance share and gain,
+    key fit) | efficiency | aesthetics."""
+    controls: bool = True
+    """Score control rows beside the generators (shuffled pairing, the true accompaniment
+    shifted +1 and +6 semitones, the vocal as accompaniment, a static tonic triad) and validate
+    every per-song metric against them (Cohen's d in table.md's validate section)."""
     embedders: list[str] = field(default_factory=lambda: ["mel"])
     """Embeddings for Frechet distances: mel (weight-free, reported as FD-mel) | vggish | clap."""
     embedder_weights: dict[str, str] = field(default_factory=dict)

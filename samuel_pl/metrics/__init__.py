@@ -1,4 +1,5 @@
-"""Evaluation metrics: Frechet distances (+ embedders), aesthetics, alignment, efficiency.
+"""Evaluation metrics: Frechet distances (+ embedders), aesthetics, alignment, harmonic fit,
+efficiency.
 
 Every metric is a ``torchmetrics.Metric`` whose states sync across DDP ranks; distances are pure
 functions over embedding arrays. Embedders needing weights (vggish, clap) load lazily.
@@ -29,6 +30,13 @@ from samuel_pl.metrics.frechet import (
     gaussian_stats,
     per_song_fad,
 )
+from samuel_pl.metrics.harmony import (
+    HARMONY_KEYS,
+    HarmonicFitMetric,
+    VocalAnalysis,
+    analyse_vocal,
+    harmonic_fit,
+)
 
 __all__ = [
     "ALIGNMENT_KEYS",
@@ -42,8 +50,12 @@ __all__ = [
     "BootstrapCI",
     "FadInfResult",
     "FrechetAudioDistance",
+    "HARMONY_KEYS",
+    "HarmonicFitMetric",
     "MelStatsEmbedder",
+    "VocalAnalysis",
     "alignment_scores",
+    "analyse_vocal",
     "beat_f_measure",
     "bootstrap_fad_ci",
     "build_embedder",
@@ -55,6 +67,7 @@ __all__ = [
     "flops_per_forward",
     "frechet_distance",
     "gaussian_stats",
+    "harmonic_fit",
     "key_agreement",
     "measure_generation",
     "per_song_fad",

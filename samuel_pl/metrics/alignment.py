@@ -2,8 +2,8 @@
 
 Scores of :func:`alignment_scores` (all in [0, 1] and higher-is-better unless noted):
 
-- ``chroma_cosine``: frame-wise cosine similarity of the STFT chroma (A440 tuning) of vocal and
-  accompaniment, averaged over frames where both are audible.
+- ``chroma_cosine``: frame-wise cosine similarity of the CQT chroma (:func:`cqt_chroma`) of vocal
+  and accompaniment, averaged over frames where both are audible.
 - ``key_agreement``: Krumhansl-Schmuckler key (Krumhansl-Kessler profiles) of each;
   1 for the same key, 0.5 for relative major/minor or keys a fifth apart in the same mode, else 0.
 - ``tempo_agreement``: 1 if the accompaniment's tempo is within 4% of the vocal's, allowing
@@ -18,6 +18,7 @@ Scores of :func:`alignment_scores` (all in [0, 1] and higher-is-better unless no
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import librosa
@@ -28,7 +29,8 @@ from torchmetrics import Metric
 from samuel_pl.audio import resample
 
 SR = 22050
-N_FFT, HOP = 4096, 512
+HOP = 512
+CQT_BINS_PER_OCTAVE, CQT_OCTAVES = 36, 7
 BEAT_WINDOW = 0.07
 TEMPO_TOLERANCE = 0.04
 ALIGNMENT_KEYS = (
@@ -43,8 +45,24 @@ ALIGNMENT_KEYS = (
 )
 LOWER_IS_BETTER = frozenset({"tempo_octave_error"})
 
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+KEY_PROFILES = {  # Krumhansl-Kessler probe-tone profiles, tonic C
+    "major": np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]),
+    "minor": np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]),
+}
+
+
+def cqt_chroma(y: np.ndarray) -> np.ndarray:
+    """Unnormalised CQT chroma ``(12, T)`` (0 = C) of a mono 22.05 kHz signal ``(N,)``.
+
+    ``chroma_cqt`` with hop 512, 36 bins per octave over 7 octaves from C1, A440 (tuning 0):
+    bass fundamentals weigh as much as the melody's, unlike the STFT chroma's octave weighting.
+    """
+    with warnings.catch_warnings():  # clips under ~3 s: the C1 octave's filters are longer
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large for input signal")
+        return librosa.feature.chroma_cqt(
+            y=np.asarray(y, np.float32), sr=SR, hop_length=HOP,
+            bins_per_octave=CQT_BINS_PER_OCTAVE, n_octaves=CQT_OCTAVES, tuning=0.0, norm=None,
+        )  # fmt: skip
 
 
 def estimate_key(chroma: np.ndarray) -> tuple[int, str, float]:
@@ -54,7 +72,7 @@ def estimate_key(chroma: np.ndarray) -> tuple[int, str, float]:
     best = (0, "major", -2.0)
     if not np.isfinite(c).all() or c.std() == 0:
         return best[0], best[1], 0.0
-    for mode, profile in (("major", _MAJOR), ("minor", _MINOR)):
+    for mode, profile in KEY_PROFILES.items():
         for tonic in range(12):
             r = float(np.corrcoef(c, np.roll(profile, tonic))[0, 1])
             if r > best[2]:
@@ -97,8 +115,7 @@ def beat_f_measure(
 
 
 def _analyse(y: np.ndarray) -> dict[str, np.ndarray | float]:
-    power = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)) ** 2  # (bins, T)
-    chroma = librosa.feature.chroma_stft(S=power, sr=SR, n_fft=N_FFT, norm=None, tuning=0.0)
+    chroma = cqt_chroma(y)  # (12, T)
     env = librosa.onset.onset_strength(y=y, sr=SR, hop_length=HOP)
     tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=SR, hop_length=HOP)
     onsets = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=HOP, units="time")
@@ -184,25 +201,32 @@ def true_vs_shuffled(
     return out
 
 
-class AlignmentMetric(Metric):
-    """Mean of :func:`alignment_scores` over songs (NaN scores skipped per key).
+class MeanScoreMetric(Metric):
+    """Mean over songs of a per-song score dict (NaN scores skipped per key).
+
+    Subclasses set ``KEYS`` and ``score(vocal, accompaniment) -> {key: float}`` on mono
+    ``(N,)`` arrays at ``self.sample_rate``.
 
     Args:
         sample_rate: rate of the audio given to ``update``.
 
     ``update(vocals, accompaniments)``: ``(B, N)`` tensors or sequences of ``(N,)`` arrays.
-    ``compute()`` -> ``{key: mean}`` (float64 scalar tensors) for every key in ``ALIGNMENT_KEYS``.
+    ``compute()`` -> ``{key: mean}`` (float64 scalar tensors) for every key in ``KEYS``.
     """
 
+    KEYS: tuple[str, ...] = ()
     full_state_update = False
     is_differentiable = False
 
     def __init__(self, sample_rate: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.sample_rate = int(sample_rate)
-        k = len(ALIGNMENT_KEYS)
+        k = len(self.KEYS)
         self.add_state("sums", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("counts", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError
 
     def update(
         self,
@@ -212,8 +236,8 @@ class AlignmentMetric(Metric):
         for v, a in zip(vocals, accompaniments, strict=True):
             v = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
             a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
-            s = alignment_scores(v, a, self.sample_rate)
-            vals = torch.tensor([s[k] for k in ALIGNMENT_KEYS], dtype=torch.float64)
+            s = self.score(v, a)
+            vals = torch.tensor([s[k] for k in self.KEYS], dtype=torch.float64)
             ok = torch.isfinite(vals).to(self.sums.device)
             vals = vals.to(self.sums.device)
             self.sums = self.sums + torch.where(ok, vals, torch.zeros_like(vals))
@@ -221,4 +245,13 @@ class AlignmentMetric(Metric):
 
     def compute(self) -> dict[str, torch.Tensor]:
         means = self.sums / self.counts  # NaN where a key never had a defined score
-        return {k: means[i] for i, k in enumerate(ALIGNMENT_KEYS)}
+        return {k: means[i] for i, k in enumerate(self.KEYS)}
+
+
+class AlignmentMetric(MeanScoreMetric):
+    """Mean of :func:`alignment_scores` over songs (see :class:`MeanScoreMetric`)."""
+
+    KEYS = ALIGNMENT_KEYS
+
+    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
+        return alignment_scores(vocal, accompaniment, self.sample_rate)

@@ -23,7 +23,8 @@ PARENT = "mlflow.parentRunId"
 IGNORED_PARAMS = ("run.dir", "run.name", "resume", "tracking.", "data.cache_dir", "trainer.enable")
 DEFAULT_COLUMNS = (
     "eval/fd_mel",
-    "eval/align_chroma_cosine",
+    "eval/consonance_share",
+    "eval/consonance_gain",
     "val/loss",
     "eval/rtf",
     "fit/global_step",

@@ -205,9 +205,12 @@ def _check_metric(name: str, src: str, key: str, spec: SweepConfig, suite: Any) 
     if suite is None:
         raise ConfigError(f"{src}: {key} '{name}' needs a suite (suite is empty)")
     short = name.removeprefix("eval/").removesuffix(".low").removesuffix(".high")
+    from samuel_pl.metrics.harmony import HARMONY_KEYS
+
     family = (
         "fd" if short.startswith(("fd_", "fad_")) else
         "alignment" if short.startswith("align_") else
+        "harmony" if short in HARMONY_KEYS else
         "aesthetics" if short.startswith("aes_") else
         "efficiency" if short in ("rtf", "params") else ""
     )  # fmt: skip

@@ -13,6 +13,8 @@ from tests.conftest import REPO
 SUITE = REPO / "evaluation" / "suites" / "baselines.yaml"
 ROWS = ["retrieval", "random_pairing", "ground_truth", "musicgen-melody",
         "musicgen-melody-tiny-random"]  # fmt: skip
+# the suite's control rows (its own ground_truth and random_pairing rows serve as the others)
+CONTROLS = ["control_pitch+1", "control_pitch+6", "control_vocal_copy", "control_tonic_triad"]
 
 
 def test_baselines_suite_lists_every_generator_with_availability(
@@ -34,6 +36,7 @@ def test_baselines_suite_lists_every_generator_with_availability(
     m = result["metrics"]
     samuel = next(g for g in result["generators"] if g.startswith("samuel"))
     assert result["generators"] == [samuel, *ROWS]
+    assert result["controls"] == CONTROLS
     assert str(missing) in result["unavailable"]["musicgen-melody"]
     for g in (samuel, "retrieval", "random_pairing", "ground_truth", "musicgen-melody-tiny-random"):
         assert np.isfinite(m[f"{g}/fd_mel"]) and np.isfinite(m[f"{g}/align_chroma_cosine"]), g
@@ -44,8 +47,10 @@ def test_baselines_suite_lists_every_generator_with_availability(
     header = next(line for line in table if line.startswith("| generator"))
     cols = [c.strip() for c in header.strip("|").split("|")]
     assert cols[:4] == ["generator", "availability", "params", "rtf"]
-    rows = {r.split("|")[1].strip(): r for r in table if r.startswith("| ") and r != header}
-    assert set(rows) == {samuel, *ROWS}
+    start = table.index(header)
+    headline = table[start + 2 : table.index("", start)]  # the first table's rows
+    rows = {r.split("|")[1].strip(): r for r in headline}
+    assert list(rows) == [samuel, *ROWS, *CONTROLS]
     for name, row in rows.items():
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert len(cells) == len(cols), name

@@ -59,6 +59,7 @@ def test_soft_attention_sweep_covers_every_schedule() -> None:
         ({"mode": "lowest"}, "mode 'lowest'"),
         ({"metric": "fd_mel"}, "metric 'fd_mel'"),
         ({"metric": "eval/align_chroma_cosine", "suite_overrides": ["metrics=[fd]"]}, "alignment"),
+        ({"metric": "eval/consonance_gain", "suite_overrides": ["metrics=[fd]"]}, "'harmony'"),
         (
             {"columns": ["eval/align_beat_f1"], "suite_overrides": ["metrics=[fd, alignment]"]},
             "columns[0]",

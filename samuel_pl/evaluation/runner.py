@@ -2,7 +2,9 @@
 
 Protocol (see evaluation/README.md): the reference set is the real accompaniments of the split;
 each song contributes one clip of ``clip_seconds`` from its middle; every generator gets the
-same vocal clips; generated audio is cached per generator settings so re-runs only score.
+same vocal clips; generated audio is cached per generator settings so re-runs only score. With
+``controls`` on, control rows (``samuel_pl.evaluation.controls``) are scored beside the
+generators and every per-song metric is validated against them.
 """
 
 from __future__ import annotations
@@ -21,20 +23,15 @@ from tqdm import tqdm
 from samuel_pl.audio import ensure_writable_dir, read_audio, write_audio, write_bytes_atomic
 from samuel_pl.baselines import Generator, build_generators
 from samuel_pl.baselines.retrieval import TrainSet
+from samuel_pl.config import ConfigError
 from samuel_pl.config.suite import SuiteConfig
 from samuel_pl.errors import DataError
+from samuel_pl.evaluation.controls import build_controls
+from samuel_pl.evaluation.scores import PER_SONG, SongScorer, mean_ci
+from samuel_pl.evaluation.table import write_result
+from samuel_pl.evaluation.validate import validation
 
-
-def _mean_ci(values: list[float], n_boot: int, seed: int) -> tuple[float, float, float]:
-    """Mean and 95% percentile-bootstrap interval over songs."""
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    if arr.size == 1 or n_boot < 2:
-        return float(arr.mean()), float(arr.mean()), float(arr.mean())
-    rng = np.random.default_rng(seed)
-    reps = arr[rng.integers(0, arr.size, size=(n_boot, arr.size))].mean(axis=1)
-    return float(arr.mean()), float(np.quantile(reps, 0.025)), float(np.quantile(reps, 0.975))
+METRICS = ("fd", "efficiency", "aesthetics", *PER_SONG)
 
 
 def load_clips(suite: SuiteConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -140,18 +137,6 @@ def _fd_metrics(
     return out
 
 
-def _alignment_metrics(
-    suite: SuiteConfig, vocals: dict[str, np.ndarray], clips: dict[str, np.ndarray]
-) -> dict[str, Any]:
-    from samuel_pl.metrics import ALIGNMENT_KEYS, alignment_scores
-
-    per_song = [alignment_scores(vocals[s][0], clips[s][0], suite.sample_rate) for s in vocals]
-    return {
-        f"align_{k}": _mean_ci([p[k] for p in per_song], suite.bootstrap, suite.seed)
-        for k in ALIGNMENT_KEYS
-    }
-
-
 def evaluate(
     suite: SuiteConfig, ckpt: str | None, out: Path, progress: bool = True
 ) -> dict[str, Any]:
@@ -160,6 +145,9 @@ def evaluate(
     Inputs are read (and ``out`` checked for writing) before anything is written: a bad file
     stops the run with an error naming it and leaves ``out`` untouched.
     """
+    unknown = sorted(set(suite.metrics) - set(METRICS))
+    if unknown:
+        raise ConfigError(f"suite metrics: unknown {unknown}; choose from {list(METRICS)}")
     ensure_writable_dir(out, "evaluation output folder")
     t0 = time.time()
     vocals, refs = load_clips(suite)
@@ -167,10 +155,16 @@ def evaluate(
     audio_s = suite.clip_seconds * len(vocals)
     train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
     generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
+    scorer = SongScorer(vocals, suite.sample_rate, suite.metrics)
+    controls, roles = [], {}
+    if suite.controls:
+        key_of = lambda song: scorer.vocal_analysis(song).key()  # noqa: E731
+        controls, roles = build_controls(refs, key_of, suite.seed, generators)
     gens: dict[str, dict[str, np.ndarray]] = {}
     rows: dict[str, dict[str, Any]] = {}
+    per_song: dict[str, dict[str, list[float]]] = {}
     unavailable: dict[str, str] = {}
-    for gen in generators:
+    for gen in [*generators, *controls]:
         ok, reason = gen.available()
         if not ok:
             unavailable[gen.name] = reason
@@ -185,9 +179,15 @@ def evaluate(
     if "fd" in suite.metrics:
         for name, vals in _fd_metrics(suite, refs, gens).items():
             rows[name].update(vals)
-    if "alignment" in suite.metrics:
-        for name, clips in gens.items():
-            rows[name].update(_alignment_metrics(suite, vocals, clips))
+    for name, clips in tqdm(gens.items(), desc="scoring", disable=not progress, leave=False):
+        per_song[name] = scorer.score(clips)
+        for metric, values in per_song[name].items():
+            rows[name][metric] = mean_ci(values, suite.bootstrap, suite.seed)
+            undefined = sum(not np.isfinite(v) for v in values)
+            if undefined:
+                rows[name].setdefault("_notes", []).append(
+                    f"{metric}: undefined for {undefined} of {len(values)} songs (left out)"
+                )
     notes = {n: rows[n].pop("_notes") for n in list(rows) if rows[n].get("_notes")}
     for n in rows:
         rows[n].pop("_notes", None)
@@ -195,7 +195,13 @@ def evaluate(
         _aesthetics(suite, gens, rows, unavailable)
     result = _result(suite, ckpt, rows, unavailable, notes, len(vocals), time.time() - t0)
     result["generators"] = [g.name for g in generators]
-    _write(out, result)
+    result["controls"] = [g.name for g in controls]
+    result["roles"] = roles
+    result["song_ids"] = list(vocals)
+    result["per_song"] = per_song
+    if roles and roles["ground_truth"] in per_song:
+        result["validation"] = validation(per_song, roles)
+    write_result(out, result)
     return result
 
 
@@ -214,7 +220,7 @@ def _aesthetics(
     for name, clips in gens.items():
         scores = [scorer.score(c, suite.sample_rate) for c in clips.values()]
         for axis in AXES:
-            rows[name][f"aes_{axis}"] = _mean_ci([s[axis] for s in scores], suite.bootstrap, 0)
+            rows[name][f"aes_{axis}"] = mean_ci([s[axis] for s in scores], suite.bootstrap, 0)
 
 
 def _result(
@@ -242,51 +248,6 @@ def _result(
         "notes": notes,
         "wall_time_s": round(seconds, 1),
     }
-
-
-def table_markdown(result: dict[str, Any]) -> str:
-    """One row per generator (unavailable ones too, with the reason), one column per metric:
-    ``value [low, high]``; ``params`` and ``rtf`` (generation seconds per audio second) first."""
-    metric_gens = sorted({k.split("/", 1)[0] for k in result["metrics"]})
-    gens = result.get("generators") or metric_gens
-    gens = list(dict.fromkeys([*gens, *metric_gens]))
-    found = {k.split("/", 1)[1] for k in result["metrics"]}
-    cols = ["params", "rtf", *sorted(found - {"params", "rtf"})]
-    unavailable = result["unavailable"]
-    lines = [
-        f"# Evaluation: {result['suite']} ({result['songs']} songs of the {result['split']} "
-        f"split, {result['clip_seconds']} s clips)",
-        "",
-        "| generator | availability | " + " | ".join(cols) + " |",
-        "|---|---|" + "---|" * len(cols),
-    ]
-    for g in gens:
-        reason = str(unavailable.get(g, "")).replace("|", "/").replace("\n", " ")
-        cells = [f"unavailable: {reason}" if g in unavailable else "available"]
-        for c in cols:
-            key = f"{g}/{c}"
-            if key not in result["metrics"]:
-                cells.append("")
-                continue
-            v, (lo, hi) = result["metrics"][key], result["ci95"][key]
-            cells.append(f"{v:.4g}" if lo == hi else f"{v:.4g} [{lo:.3g}, {hi:.3g}]")
-        lines.append(f"| {g} | " + " | ".join(cells) + " |")
-    lines += ["", f"- reference set: {result['reference_set']}"]
-    lines += ["- FD on the mel embedder is FD-mel (weight-free), not FAD-VGGish"]
-    lines += ["- [low, high]: 95% bootstrap interval over songs"]
-    lines += ["- params: parameter count; rtf: generation seconds per second of audio"]
-    lines += [f"- unavailable: {k}: {v}" for k, v in unavailable.items() if k not in gens]
-    lines += [f"- note: {g}: {n}" for g, ns in result["notes"].items() for n in ns]
-    return "\n".join(lines) + "\n"
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def _write(out: Path, result: dict[str, Any]) -> None:
-    _atomic_text(out / "metrics.json", json.dumps(result, indent=2, default=str) + "\n")
-    _atomic_text(out / "table.md", table_markdown(result))
 
 
 def log_to_mlflow(suite: SuiteConfig, out: Path, result: dict[str, Any]) -> str:

@@ -1,0 +1,110 @@
+"""Validity of every per-song metric: Cohen's d of the ground truth against each control row.
+
+d is oriented so that a positive value means the ground truth scores better (lower-is-better
+metrics are negated). What a metric must do depends on what it measures:
+
+- harmonic metrics must separate the ground truth from every control (d >= 1);
+- rhythm metrics of the accompaniment must separate it from the shuffled pairing and the static
+  triad (no beats) (d >= 1) and must ignore the pitch shifts (|d| < 0.3): a transposed
+  accompaniment has the same rhythm. A copy of the vocal has the vocal's own rhythm: no
+  expectation. The mixture's beats (``align_mix_beat_f_measure``) are the vocal's own beats
+  when the accompaniment has none: no expectation against the static triad either.
+
+A metric that fails its expectation is flagged; it must not headline a table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from samuel_pl.evaluation.controls import ROLES
+from samuel_pl.evaluation.scores import LOWER
+from samuel_pl.metrics import HARMONY_KEYS, effect_size
+
+CONTROLS = ROLES[1:]
+SEPARATES, IGNORES = 1.0, 0.3
+HARMONIC = frozenset(
+    {*HARMONY_KEYS, "align_chroma_cosine", "align_key_agreement", "align_mix_key_clarity"}
+)
+MIXTURE_RHYTHM = frozenset({"align_mix_beat_f_measure"})
+EXPECT = {
+    "harmonic": dict.fromkeys(CONTROLS, "separate"),
+    "rhythm": {
+        "shuffled": "separate",
+        "pitch+1": "ignore",
+        "pitch+6": "ignore",
+        "tonic_triad": "separate",
+    },
+    "mixture rhythm": {"shuffled": "separate", "pitch+1": "ignore", "pitch+6": "ignore"},
+}
+
+
+def family(metric: str) -> str:
+    """harmonic | rhythm | mixture rhythm (the keys of ``EXPECT``)."""
+    if metric in HARMONIC:
+        return "harmonic"
+    return "mixture rhythm" if metric in MIXTURE_RHYTHM else "rhythm"
+
+
+def cohen_d(truth: list[float], control: list[float]) -> float:
+    """Cohen's d (pooled SD) of ground-truth over control scores, NaN scores left out."""
+    t, c = (np.asarray(x, float) for x in (truth, control))
+    t, c = t[np.isfinite(t)], c[np.isfinite(c)]
+    return effect_size(t, c) if len(t) >= 2 and len(c) >= 2 else float("nan")
+
+
+def meets(want: str, d: float) -> bool:
+    return bool(d >= SEPARATES) if want == "separate" else bool(abs(d) < IGNORES)
+
+
+def validation(per_song: dict[str, dict[str, list[float]]], roles: dict[str, str]) -> dict:
+    """``{metric: {"family", "d": {control: d}, "fails": [control, ...]}}``.
+
+    ``per_song``: row name -> metric -> per-song scores (songs in the same order in every row);
+    ``roles``: role of ``ROLES`` -> row name.
+    """
+    truth = per_song.get(roles.get("ground_truth", ""), {})
+    out: dict[str, dict[str, Any]] = {}
+    for metric, scores in truth.items():
+        sign = -1.0 if metric in LOWER else 1.0
+        ds = {}
+        for role in CONTROLS:
+            other = per_song.get(roles.get(role, ""), {}).get(metric)
+            ds[role] = sign * cohen_d(scores, other) if other is not None else float("nan")
+        fam = family(metric)
+        fails = [r for r, want in EXPECT[fam].items() if not meets(want, ds[r])]
+        out[metric] = {"family": fam, "d": ds, "fails": fails}
+    return out
+
+
+def validate_markdown(checks: dict[str, dict[str, Any]], n_songs: int) -> list[str]:
+    """The ``validate`` section of table.md: one row per metric, one column per control."""
+    if not checks:
+        return []
+    lines = [
+        f"## validate: Cohen's d of ground truth against each control ({n_songs} songs)",
+        "",
+        "| metric | family | " + " | ".join(CONTROLS) + " | verdict |",
+        "|---|---|" + "---|" * (len(CONTROLS) + 1),
+    ]
+    for metric, c in checks.items():
+        cells = []
+        for role in CONTROLS:
+            d, want = c["d"][role], EXPECT[c["family"]].get(role)
+            flag = "" if want is None or meets(want, d) else " !"
+            cells.append(f"{d:.2f}{flag}")
+        verdict = "ok" if not c["fails"] else "fails: " + ", ".join(c["fails"])
+        lines.append(f"| {metric} | {c['family']} | " + " | ".join(cells) + f" | {verdict} |")
+    lines += [
+        "",
+        f"- d > 0: the ground truth scores better; `!`: d < {SEPARATES:g} where the metric must"
+        f" separate (harmonic: every control; rhythm: shuffled and tonic_triad; mixture rhythm:"
+        f" shuffled), or |d| >= {IGNORES:g} where it must not see the difference (rhythm "
+        "against a pitch shift); cells without an expectation are not flagged",
+        "- pitch+1 / pitch+6: the true accompaniment transposed by librosa.effects.pitch_shift;"
+        " vocal_copy: the vocal as accompaniment; tonic_triad: a held tonic triad of the "
+        "vocal's key",
+    ]
+    return lines
