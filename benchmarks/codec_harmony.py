@@ -1,0 +1,88 @@
+"""Does a codec's round trip keep the harmony? Consonance share/gain of real accompaniments
+before and after encode -> decode, per codec, on held-out demo songs (the ceiling any model
+trained in that codec's latent space can reach on the harmonic-fit metrics).
+
+Writes ``results/codec_harmony.{json,md}``.
+
+    python benchmarks/codec_harmony.py                  # 8 test songs of the 160-song render, 25 s
+    python benchmarks/codec_harmony.py --songs 17 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from common import write_results  # noqa: E402
+
+SR = 22050
+CODECS: dict[str, dict[str, Any]] = {
+    "mel, 64 Slaney bins 30 Hz-11 kHz (the old demo codec)": {"n_mels": 64},
+    "log, 64 semitone bins 110 Hz-4.2 kHz (codec.scale=log)": {
+        "n_mels": 64,
+        "scale": "log",
+        "f_min": 110.0,
+    },
+    "log, 72 semitone bins 65 Hz-4.2 kHz, n_fft 4096": {
+        "n_mels": 72,
+        "scale": "log",
+        "f_min": 65.4,
+        "n_fft": 4096,
+    },
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", default="data/demo", help="demo render folder")
+    p.add_argument("--demo-songs", type=int, default=160, help="render size (prefix-stable)")
+    p.add_argument("--songs", type=int, default=8, help="test songs scored")
+    p.add_argument("--seconds", type=float, default=25.0, help="clip length")
+    args = p.parse_args()
+
+    import torch
+
+    from samuel_pl.codecs.mel import MelCodec
+    from samuel_pl.config.schema import DataConfig
+    from samuel_pl.config.suite import SuiteConfig
+    from samuel_pl.evaluation import load_clips
+    from samuel_pl.metrics.harmony import analyse_vocal, harmonic_fit
+
+    data = DataConfig(source="demo", root=args.root, demo_songs=args.demo_songs)
+    suite = SuiteConfig(
+        data=data, split="test", clip_seconds=args.seconds, sample_rate=SR, max_songs=args.songs
+    )
+    vocals, accs = load_clips(suite)
+    scores: dict[str, list[dict[str, float]]] = {"real accompaniment": []}
+    codecs = {name: MelCodec(**kw) for name, kw in CODECS.items()}
+    scores.update({name: [] for name in codecs})
+    for song, vocal in vocals.items():
+        v, a = vocal[0], accs[song][0]  # (N,)
+        va = analyse_vocal(v, SR)
+        scores["real accompaniment"].append(harmonic_fit(v, a, SR, va))
+        for name, codec in codecs.items():
+            z = codec.encode(torch.from_numpy(a)[None, None], SR)  # (1, C, T)
+            y = codec.decode(z)[0, 0].numpy()  # (N',)
+            scores[name].append(harmonic_fit(v, y, SR, va))
+        print(f"{song}: done", file=sys.stderr)
+
+    rows = []
+    for name, per_song in scores.items():
+        row: dict[str, Any] = {"audio": name}
+        for key in ("consonance_share", "consonance_gain", "consonance_share_no_unison"):
+            vals = [s[key] for s in per_song]
+            row[key] = f"{statistics.mean(vals):.3f} +- {statistics.stdev(vals):.3f}"
+        rows.append(row)
+    meta = {"songs": len(vocals), "clip_seconds": args.seconds, "render": args.demo_songs}
+    print(write_results("codec_harmony", rows, meta))
+
+
+if __name__ == "__main__":
+    main()
