@@ -39,7 +39,7 @@ def _mean_ci(values: list[float], n_boot: int, seed: int) -> tuple[float, float,
 
 def load_clips(suite: SuiteConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(vocals, accompaniments): song id -> mono clip (1, N) at ``suite.sample_rate``."""
-    from samuel_pl.data.sources import build_source, load_pair
+    from samuel_pl.data.sources import build_source, data_limits, load_pair
 
     if suite.data.source == "demo":
         from samuel_pl.data.demo import ensure_demo
@@ -57,7 +57,8 @@ def load_clips(suite: SuiteConfig) -> tuple[dict[str, np.ndarray], dict[str, np.
     n = int(round(suite.clip_seconds * suite.sample_rate))
     vocals, accs = {}, {}
     for song in songs:
-        v, a = load_pair(song, suite.sample_rate, 1, suite.data.max_length_mismatch_s)
+        d = suite.data
+        v, a = load_pair(song, suite.sample_rate, 1, d.max_length_mismatch_s, data_limits(d))
         start = max(0, (v.shape[1] - n) // 2)
         vocals[song.song_id] = v[:, start : start + n]
         accs[song.song_id] = a[:, start : start + n]
