@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import pickle
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
 from samuel_pl.generation.windows import ModelFn, WindowPlan, plan_windows, sample_windows
 from samuel_pl.lit import LitSamuel
-from samuel_pl.safeload import UnsafeFileError, refusal_reason
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter vocals count as silent
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -120,17 +118,7 @@ class Accompanist:
         cls, path: str | Path, device: str | torch.device = "auto", **kwargs: Any
     ) -> Accompanist:
         """Load a ``LitSamuel`` checkpoint (config, EMA and latent statistics are inside)."""
-        p = Path(path)
-        if not p.is_file():
-            raise SamuelError(f"{p}: checkpoint not found")
-        try:  # weights_only: a checkpoint that pickles code is refused, never run
-            module = LitSamuel.load_from_checkpoint(str(p), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            reason = refusal_reason(exc)
-            raise UnsafeFileError(f"{p}: refused to load checkpoint: {reason}") from None
-        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad checkpoint
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-            raise SamuelError(f"{p}: not a usable SAMUeL checkpoint ({msg})") from exc
+        module = LitSamuel.from_checkpoint(path)  # weights-only: a pickle of code is refused
         return cls(module, device, **kwargs)
 
     # ----- properties --------------------------------------------------------------------------

@@ -159,7 +159,7 @@ def build_trainer(
         logger=logger,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(cfg.task)],
         reload_dataloaders_every_n_epochs=1,
         num_sanity_val_steps=0,
         **extra,
