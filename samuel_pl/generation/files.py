@@ -73,9 +73,9 @@ def plan_batch(
     if src.is_file():
         if Path(out).is_dir():
             raise SamuelError(f"{out}: is a folder; give an output file name (e.g. out.wav)")
-        jobs = [Job(src, Path(out), Path(mix) if mix is not None else None)]
-        _check_collisions(jobs)
-        return jobs
+        single = [Job(src, Path(out), Path(mix) if mix is not None else None)]
+        _check_collisions(single)
+        return single
     out_dir = Path(out)
     if out_dir.is_file() or out_dir.suffix.lower() in AUDIO_EXTENSIONS:
         raise SamuelError(f"{out_dir}: --vocals is a folder, so --out must be a folder too")
