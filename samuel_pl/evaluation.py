@@ -1,4 +1,5 @@
-"""The evaluation suite runner: generators x metrics over a split -> metrics.json, table.md, MLflow.
+"""The evaluation suite runner: generators x metrics over a split -> metrics.json and table.md
+(MLflow logging of the result: :mod:`samuel_pl.tracking.evaluation_run`).
 
 Protocol (see evaluation/README.md): the reference set is the real accompaniments of the split;
 each song contributes one clip of ``clip_seconds`` from its middle; every generator gets the
@@ -164,10 +165,10 @@ def evaluate(
     ensure_writable_dir(out, "evaluation output folder")
     t0 = time.time()
     vocals, refs = load_clips(suite)
-    out.mkdir(parents=True, exist_ok=True)
     audio_s = suite.clip_seconds * len(vocals)
     train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
     generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a bad checkpoint leaves no folder
     gens: dict[str, dict[str, np.ndarray]] = {}
     rows: dict[str, dict[str, Any]] = {}
     unavailable: dict[str, str] = {}
@@ -288,34 +289,3 @@ def _atomic_text(path: Path, text: str) -> None:
 def _write(out: Path, result: dict[str, Any]) -> None:
     _atomic_text(out / "metrics.json", json.dumps(result, indent=2, default=str) + "\n")
     _atomic_text(out / "table.md", table_markdown(result))
-
-
-def log_to_mlflow(suite: SuiteConfig, out: Path, result: dict[str, Any]) -> str:
-    """Log metrics (``<generator>/<metric>``) and the table/JSON as artifacts; return run id."""
-    import mlflow
-
-    from samuel_pl.tracking.mlflow_utils import artifact_location, normalise_uri
-
-    uri = normalise_uri(suite.tracking.uri)
-    client = mlflow.MlflowClient(uri)
-    exp = client.get_experiment_by_name(suite.tracking.experiment)
-    exp_id = (
-        exp.experiment_id
-        if exp
-        else client.create_experiment(
-            suite.tracking.experiment, artifact_location(uri, suite.tracking.experiment)
-        )
-    )
-    run = client.create_run(exp_id, run_name=f"eval-{suite.name}")
-    rid = run.info.run_id
-    for k, v in result["metrics"].items():
-        if np.isfinite(v):
-            client.log_metric(rid, k.replace("/", "."), float(v))
-    client.log_param(rid, "checkpoint", str(result["checkpoint"]))
-    client.log_param(rid, "split", result["split"])
-    client.log_param(rid, "songs", result["songs"])
-    client.log_param(rid, "clip_seconds", result["clip_seconds"])
-    client.log_artifact(rid, str(out / "metrics.json"))
-    client.log_artifact(rid, str(out / "table.md"))
-    client.set_terminated(rid)
-    return rid
