@@ -150,10 +150,15 @@ def load_vocal(
         ) from None
     if head.format not in DECODED:
         raise Rejected(415, f"{head.format} audio is not accepted; accepted: {accepted()}")
-    if head.samplerate > 0 and 0 < head.frames < 2**62:
+    decode = limits.decode_limits()
+    try:  # rate and channels first: a 1 Hz header is a bad rate, not a long vocal
+        decode.check(path, int(head.samplerate), int(head.channels), None)
+    except AudioLimitError as exc:
+        raise Rejected(415, f"the file has {str(exc).split(': ', 1)[-1]}") from None
+    if 0 < head.frames < 2**62:
         _check_duration(head.frames / head.samplerate, limits)
     try:
-        audio, sr = read_audio(path, sample_rate, channels, limits.decode_limits())
+        audio, sr = read_audio(path, sample_rate, channels, decode)
     except AudioLimitError as exc:
         detail = str(exc).split(": ", 1)[-1].splitlines()[0]
         if exc.kind == "duration":

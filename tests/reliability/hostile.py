@@ -132,37 +132,52 @@ class AudioCase:
     filename: str
     write: Callable[[Path], None]
     problem: str = ""
-    web_status: int = 415
+    web_status: int = 202
+    web: str = ""
+    """Regex of the web API's error (its words for an upload), default ``problem``."""
+
+    @property
+    def web_error(self) -> str:
+        return self.web or self.problem
 
     def make(self, folder: Path, filename: str | None = None) -> Path:
+        """Write the file as ``folder/filename`` (default: the case's file name)."""
+        import shutil
+        import tempfile
+
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / (filename or self.filename)
-        if os.fsencode(path.name) != path.name.encode("utf-8", "ignore"):  # soundfile cannot
-            tmp = folder / ".writing.wav"  # write to a name that is not UTF-8: rename after
-            self.write(tmp)
-            tmp.rename(path)
+        if os.fsencode(path) != str(path).encode("utf-8", "ignore"):  # soundfile cannot write
+            with tempfile.TemporaryDirectory() as tmp:  # to a name that is not UTF-8: move it
+                self.write(Path(tmp) / f"file{Path(self.filename).suffix}")
+                shutil.move(Path(tmp) / f"file{Path(self.filename).suffix}", path)
         else:
             self.write(path)
         return path
 
 
 RATE = r"sample rate {} Hz, outside the accepted 8000-384000 Hz"
+UNDECODABLE = "the file is not audio that can be decoded"
 AUDIO = [
-    AudioCase("wav_1hz", "one_hz.wav", wav_rate(1), RATE.format(1)),
-    AudioCase("wav_2g_hz", "two_g_hz.wav", wav_rate(2**31 - 1), RATE.format(2**31 - 1)),
-    AudioCase("flac_8ch_655khz", "bomb.flac", flac_claim(655_350, 8, 60.0), RATE.format(655350)),
-    AudioCase("wav_40ch", "forty.wav", wav_channels(40), r"40 channels; at most (32|8) are"),
+    AudioCase("wav_1hz", "one_hz.wav", wav_rate(1), RATE.format(1), 415),
+    AudioCase("wav_2g_hz", "two_g_hz.wav", wav_rate(2**31 - 1), RATE.format(2**31 - 1), 415),
     AudioCase(
-        "flac_5h_claim", "claims.flac", flac_claim(44100, 1, 5 * 3600.0), "18000.0 s lo", 413
+        "flac_8ch_655khz", "bomb.flac", flac_claim(655_350, 8, 60.0), RATE.format(655350), 415
     ),
+    AudioCase("wav_40ch", "forty.wav", wav_channels(40), r"40 channels; at most (32|8) are", 415),
+    AudioCase("flac_5h_claim", "claims.flac", flac_claim(44100, 1, 18000), "18000.0 s", 413),
     AudioCase(
-        "wav_2gb_claim", "claims.wav", wav_long_claim, r"truncated file \(88200 of 2147483392 data"
+        "wav_2gb_claim",
+        "claims_2gb.wav",
+        wav_long_claim,
+        r"truncated file \(88200 of 2147483392 data",
+        415,
     ),
-    AudioCase("text_as_wav", "lyrics.wav", text, "not a readable audio file"),
-    AudioCase("empty_wav", "empty.wav", empty, "not a readable audio file"),
-    AudioCase("header_only", "header.wav", header_only, "zero-length audio"),
-    AudioCase("truncated_flac", "cut.flac", truncated_flac, "(corrupt or )?truncated"),
-    AudioCase("nan_samples", "nan.wav", nan_wav, "contains NaN or infinite samples"),
+    AudioCase("text_as_wav", "lyrics.wav", text, "not a readable audio file", 415, UNDECODABLE),
+    AudioCase("empty_wav", "empty.wav", empty, "not a readable audio file", 400, "upload is empty"),
+    AudioCase("header_only", "header.wav", header_only, "zero-length audio", 415),
+    AudioCase("truncated_flac", "cut.flac", truncated_flac, "(corrupt or )?truncated", 415),
+    AudioCase("nan_samples", "nan.wav", nan_wav, "contains NaN or infinite samples", 415),
     AudioCase("non_utf8_name", os.fsdecode(b"caf\xe9 take.wav"), plain),
 ]
 BAD_AUDIO = [c for c in AUDIO if c.problem]
@@ -225,3 +240,63 @@ CHECKPOINTS = [
         "ckpt_vae", vae_checkpoint, r"this is an audio VAE checkpoint; use it as codec\.path="
     ),
 ]
+
+
+# -- running a command as its own process, with its peak memory -------------------------------
+@dataclass(frozen=True)
+class Measured:
+    """What one process did: exit code, output and peak resident memory (MB)."""
+
+    code: int
+    stdout: str
+    stderr: str
+    peak_mb: float
+
+
+def run_measured(
+    cmd: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600.0,
+    max_memory: int | None = None,
+) -> Measured:
+    """Run ``cmd`` and return its exit code, output and peak RSS (``wait4``'s ``ru_maxrss`` of
+    that one process). ``max_memory`` caps its address space (RLIMIT_AS, bytes), so a
+    regression that allocates what a hostile header claims fails with MemoryError instead of
+    taking the machine's memory."""
+    import resource
+    import subprocess
+    import tempfile
+    import time
+
+    def cap() -> None:
+        if max_memory:
+            resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd, preexec_fn=cap)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        return Measured(
+            proc.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+            usage.ru_maxrss / 1024.0,
+        )
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The ``error:`` lines of a command's stderr."""
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
