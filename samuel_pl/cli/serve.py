@@ -82,13 +82,15 @@ def run(args: argparse.Namespace) -> int:
         raise SamuelError(f"invalid limits: {exc}") from None
     sock = _bind(args.host, args.port)
     acc = Accompanist.from_checkpoint(args.ckpt, args.device)
-    app = create_app(Renderer(acc, args.ckpt), limits, allowed_hosts(args.host, args.allowed_host))
+    hosts = allowed_hosts(args.host, args.allowed_host)
+    app = create_app(Renderer(acc, args.ckpt), limits, hosts)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     if not _loopback(args.host):
+        unchecked = "" if hosts else "; any Host header is answered (name it: --allowed-host)"
         sys.stderr.write(
             f"warning: listening on {args.host}, reachable from other machines; "
-            "the demo has no authentication\n"
+            f"the demo has no authentication{unchecked}\n"
         )
     print(f"serving on http://{shown}:{port} (model on {acc.device.type}; Ctrl-C stops)")
     sys.stdout.flush()
