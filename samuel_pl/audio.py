@@ -44,6 +44,7 @@ _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aiff
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK  # mkstemp creates 0600; final files get the usual permissions
+_OPENING = re.compile(r"^Error opening .*?: ")
 _DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
@@ -148,13 +149,20 @@ def info(path: str | Path) -> AudioInfo:
         try:
             i = sf.info(fh)
         except Exception as exc:  # soundfile raises RuntimeError subclasses or TypeError
-            raise AudioError(f"{p}: not a readable audio file ({_short(exc)})") from exc
+            raise _unreadable(p, fh, exc) from exc
     return AudioInfo(p, int(i.samplerate), int(i.channels), int(i.frames), i.format, i.subtype)
 
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    line = text[-1] if text else type(exc).__name__
+    return _OPENING.sub("", line) or line  # libsndfile names our file object: drop that
+
+
+def _unreadable(p: Path, fh: Any, exc: BaseException) -> AudioError:
+    """'not a readable audio file (why)' for a file soundfile cannot open."""
+    empty = os.fstat(fh.fileno()).st_size == 0
+    return AudioError(f"{p}: not a readable audio file ({'empty file' if empty else _short(exc)})")
 
 
 def _wav_truncation(extra_info: str) -> str:
@@ -190,7 +198,7 @@ def read_audio(
         try:
             f = sf.SoundFile(fh)
         except Exception as exc:
-            raise AudioError(f"{p}: not a readable audio file ({_short(exc)})") from exc
+            raise _unreadable(p, fh, exc) from exc
         with f:
             return _decode(p, f, sample_rate, channels, limits)
 

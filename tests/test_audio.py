@@ -243,6 +243,12 @@ def test_unreadable_folder_and_odd_names(tmp_path, monkeypatch):
     path.chmod(0o644)
     with pytest.raises(AudioError, match=f"{tmp_path}: is a folder, not an audio file"):
         read_audio(tmp_path)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match=r"empty\.wav: not a readable audio file \(empty file\)$"):
+        read_audio(tmp_path / "empty.wav")
+    (tmp_path / "text.wav").write_text("lyrics\n" * 50)
+    with pytest.raises(AudioError, match=r"text\.wav: not a readable audio file \(Format not rec"):
+        read_audio(tmp_path / "text.wav")  # (not libsndfile's name for our file object)
     odd = hostile.AUDIO[-1].make(tmp_path)  # a name that is not valid UTF-8
     assert read_audio(odd)[0].shape == (1, round(hostile.SECONDS * hostile.SR))
     assert info(odd).frames == round(hostile.SECONDS * hostile.SR)
