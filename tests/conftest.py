@@ -17,13 +17,13 @@ DEBUG_YAML = REPO / "experiments" / "debug.yaml"
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
-# Caches whose place is not given (the latent cache default, $XDG_CACHE_HOME/samuel_pl) go to a
-# folder of this test session, never to the user's ~/.cache; CLI subprocesses inherit it.
-# Matplotlib keeps its usual font cache (rebuilding it costs seconds per session).
-_USER_CACHE = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-os.environ.setdefault("MPLCONFIGDIR", str(Path(_USER_CACHE) / "matplotlib"))
+# Caches whose place is not given (the latent cache default, $XDG_CACHE_HOME/samuel_pl, and
+# other libraries' caches) go to a folder of this test session, never to the user's ~/.cache;
+# CLI subprocesses inherit it.
 TEST_CACHE_HOME = Path(tempfile.mkdtemp(prefix="samuel-tests-cache-"))
 os.environ["XDG_CACHE_HOME"] = str(TEST_CACHE_HOME)
+os.environ.pop("MPLCONFIGDIR", None)  # matplotlib's font cache too: built here, once, so no
+import matplotlib.font_manager  # noqa: E402, F401 - CLI subprocess prints "building the font cache"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
