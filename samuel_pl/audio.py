@@ -2,6 +2,12 @@
 
 Arrays are always ``float32`` shaped ``(channels, samples)``.
 
+Reading (:func:`read_audio`) checks the header against :class:`DecodeLimits` (sample rate,
+channels, duration, frames x channels) before decoding, then decodes in blocks, converting
+channels and resampling as it goes: memory is bounded by the output, never by what a header
+claims. Files are opened by the caller (``open``), so a permission problem says so and names
+that are not valid UTF-8 work.
+
 Channel policy (:func:`convert_channels`):
   * ``1``: average all channels to mono.
   * ``2``: mono is duplicated; stereo is kept; more than two channels are downmixed by averaging
@@ -24,12 +30,13 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from samuel_pl.errors import AudioError, OutputError
+from samuel_pl.errors import AudioError, AudioLimitError, OutputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
@@ -37,7 +44,68 @@ _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aiff
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK  # mkstemp creates 0600; final files get the usual permissions
+_OPENING = re.compile(r"^Error opening .*?: ")
 _DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What a decode accepts, checked against the file header *before* any sample is read.
+
+    A damaged or hostile header (1 Hz, 2**31 - 1 Hz, thousands of channels, hours of claimed
+    frames in a small file) is refused with one line naming the file instead of allocating what
+    it claims. Every command passes its own duration cap.
+    """
+
+    min_rate: int = 8_000
+    """Lowest accepted sample rate in Hz."""
+    max_rate: int = 384_000
+    """Highest accepted sample rate in Hz."""
+    max_channels: int = 32
+    """Most channels."""
+    max_seconds: float = 4 * 3600.0
+    """Longest accepted duration in seconds (per command: songs, vocals, uploads)."""
+    max_samples: int = 2**31
+    """Most frames x channels the header may claim (bounds decoding time)."""
+    hint: str = ""
+    """What to change to raise the duration cap (e.g. ``--max-seconds``), shown in the error."""
+
+    def check(self, path: Path, rate: int, channels: int, frames: int | None) -> None:
+        """Raise AudioError when a header (``frames`` None: unknown) breaks a limit."""
+        if not self.min_rate <= rate <= self.max_rate:
+            raise AudioLimitError(
+                f"{path}: sample rate {rate} Hz, outside the accepted "
+                f"{self.min_rate}-{self.max_rate} Hz (a damaged or hostile header?)",
+                "rate",
+            )
+        if not 1 <= channels <= self.max_channels:
+            raise AudioLimitError(
+                f"{path}: {channels} channels; at most {self.max_channels} are accepted",
+                "channels",
+            )
+        if frames is None:
+            return
+        self.check_duration(path, frames, rate)
+        if frames * channels > self.max_samples:
+            raise AudioLimitError(
+                f"{path}: {frames} frames x {channels} channels claimed, more than the "
+                f"{self.max_samples} samples accepted",
+                "samples",
+            )
+
+    def check_duration(self, path: Path, frames: int, rate: int) -> None:
+        """Raise AudioError when ``frames`` at ``rate`` last longer than :attr:`max_seconds`."""
+        if frames > self.max_seconds * rate:
+            hint = f" ({self.hint})" if self.hint else ""
+            raise AudioLimitError(
+                f"{path}: {frames / rate:.1f} s long; at most {self.max_seconds:g} s are "
+                f"accepted here{hint}",
+                "duration",
+            )
+
+
+DEFAULT_LIMITS = DecodeLimits()
+BLOCK_FRAMES = 1 << 16  # frames decoded (and resampled) at a time
 
 
 @dataclass(frozen=True)
@@ -57,21 +125,44 @@ class AudioInfo:
         return self.frames / float(self.sample_rate) if self.sample_rate else 0.0
 
 
+def _open(p: Path) -> Any:
+    """Open ``p`` for reading (binary); AudioError naming the file and the OS problem.
+
+    Handing soundfile an open file (not a name) also reads files whose names are not valid
+    UTF-8."""
+    try:
+        return open(p, "rb")  # noqa: SIM115 - closed by the caller's ``with``
+    except FileNotFoundError:
+        raise AudioError(f"{p}: file not found") from None
+    except PermissionError:
+        raise AudioError(f"{p}: permission denied (the file cannot be read)") from None
+    except IsADirectoryError:
+        raise AudioError(f"{p}: is a folder, not an audio file") from None
+    except OSError as exc:
+        raise AudioError(f"{p}: cannot be opened ({_os_reason(exc)})") from None
+
+
 def info(path: str | Path) -> AudioInfo:
     """Header information of an audio file; raises AudioError if it is missing or not audio."""
     p = Path(path)
-    if not p.is_file():
-        raise AudioError(f"{p}: file not found")
-    try:
-        i = sf.info(str(p))
-    except Exception as exc:  # soundfile raises RuntimeError subclasses or TypeError
-        raise AudioError(f"{p}: not a readable audio file ({_short(exc)})") from exc
+    with _open(p) as fh:
+        try:
+            i = sf.info(fh)
+        except Exception as exc:  # soundfile raises RuntimeError subclasses or TypeError
+            raise _unreadable(p, fh, exc) from exc
     return AudioInfo(p, int(i.samplerate), int(i.channels), int(i.frames), i.format, i.subtype)
 
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    line = text[-1] if text else type(exc).__name__
+    return _OPENING.sub("", line) or line  # libsndfile names our file object: drop that
+
+
+def _unreadable(p: Path, fh: Any, exc: BaseException) -> AudioError:
+    """'not a readable audio file (why)' for a file soundfile cannot open."""
+    empty = os.fstat(fh.fileno()).st_size == 0
+    return AudioError(f"{p}: not a readable audio file ({'empty file' if empty else _short(exc)})")
 
 
 def _wav_truncation(extra_info: str) -> str:
@@ -88,43 +179,78 @@ def _wav_truncation(extra_info: str) -> str:
 
 
 def read_audio(
-    path: str | Path, sample_rate: int | None = None, channels: int | None = None
+    path: str | Path,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> tuple[np.ndarray, int]:
     """Read a file as float32 ``(C, N)``, optionally resampled and channel-converted.
 
-    Raises AudioError (naming the file) when the file is missing, not audio, truncated,
-    zero-length or holds NaN/inf samples.
+    The header is checked against ``limits`` before any sample is read; the file is then decoded
+    in blocks of :data:`BLOCK_FRAMES`, each channel-converted and resampled (soxr stream) as it
+    comes, so memory stays bounded by the output, not by what the file holds.
+
+    Raises AudioError (naming the file) when the file is missing, unreadable, not audio, beyond
+    a limit, truncated, zero-length or holds NaN/inf samples.
     """
     p = Path(path)
-    if not p.is_file():
-        raise AudioError(f"{p}: file not found")
+    with _open(p) as fh:
+        try:
+            f = sf.SoundFile(fh)
+        except Exception as exc:
+            raise _unreadable(p, fh, exc) from exc
+        with f:
+            return _decode(p, f, sample_rate, channels, limits)
+
+
+def _decode(
+    p: Path, f: Any, sample_rate: int | None, channels: int | None, limits: DecodeLimits
+) -> tuple[np.ndarray, int]:
+    """Block-wise decode of an open SoundFile (see :func:`read_audio`)."""
+    sr, n_ch = int(f.samplerate), int(f.channels)
+    expected = int(f.frames)
+    known = 0 < expected < 2**62
+    limits.check(p, sr, n_ch, expected if known else None)
+    problem = _wav_truncation(f.extra_info) if f.format == "WAV" else ""
+    if problem:
+        raise AudioError(f"{p}: {problem}")
+    out_ch = n_ch if channels is None else int(channels)
+    out_sr = sr if sample_rate is None else int(sample_rate)
+    stream = None
+    if out_sr != sr:
+        stream = soxr.ResampleStream(sr, out_sr, out_ch, dtype="float32", quality="HQ")
+    pieces: list[np.ndarray] = []  # (n, out_ch) each
+    total = 0
     try:
-        with sf.SoundFile(str(p)) as f:
-            sr = int(f.samplerate)
-            expected = int(f.frames)
-            problem = _wav_truncation(f.extra_info) if f.format == "WAV" else ""
-            if problem:
-                raise AudioError(f"{p}: {problem}")
-            data = f.read(dtype="float32", always_2d=True)
+        while True:
+            block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)  # (n, C)
+            if block.shape[0] == 0:
+                break
+            total += block.shape[0]
+            if not known:
+                limits.check_duration(p, total, sr)
+            if not np.isfinite(block).all():
+                raise AudioError(f"{p}: contains NaN or infinite samples")
+            x = block if channels is None else convert_channels(block.T, out_ch).T  # (n, C')
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            if stream is not None:
+                x = stream.resample_chunk(x, last=False)
+            if x.shape[0]:
+                pieces.append(x)
     except AudioError:
         raise
     except Exception as exc:
-        opening = "Error opening" in str(exc)
-        kind = "not a readable audio file" if opening else "corrupt or truncated file"
-        raise AudioError(f"{p}: {kind} ({_short(exc)})") from exc
-    if data.shape[0] == 0:
+        raise AudioError(f"{p}: corrupt or truncated file ({_short(exc)})") from exc
+    if total == 0:
         raise AudioError(f"{p}: zero-length audio (no samples)")
-    if 0 < expected < 2**62 and data.shape[0] < expected:
-        raise AudioError(f"{p}: truncated file ({data.shape[0]} of {expected} frames readable)")
-    if not np.isfinite(data).all():
-        raise AudioError(f"{p}: contains NaN or infinite samples")
-    audio = np.ascontiguousarray(data.T)  # (N, C) -> (C, N)
-    if channels is not None:
-        audio = convert_channels(audio, channels)
-    if sample_rate is not None and sample_rate != sr:
-        audio = resample(audio, sr, sample_rate)
-        sr = sample_rate
-    return audio, sr
+    if known and total < expected:
+        raise AudioError(f"{p}: truncated file ({total} of {expected} frames readable)")
+    if stream is not None:
+        pieces.append(stream.resample_chunk(np.zeros((0, out_ch), np.float32), last=True))
+    data = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    if stream is not None:  # soxr rounds half-way lengths up; keep round(N * out / in)
+        data = data[: round(total * out_sr / sr)]
+    return np.ascontiguousarray(data.T), out_sr  # (N, C) -> (C, N)
 
 
 def convert_channels(audio: np.ndarray, channels: int) -> np.ndarray:

@@ -9,6 +9,15 @@ class AudioError(SamuelError):
     """An audio file that cannot be used (names the file and the problem)."""
 
 
+class AudioLimitError(AudioError):
+    """A file whose header breaks a decode limit; ``kind`` is rate | channels | duration |
+    samples."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class DataError(SamuelError):
     """A dataset root, manifest or cache that cannot be used."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -166,3 +167,88 @@ def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
         write_audio(path, _sine(880, SR)[None], SR)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["keep.wav"]
+
+
+# -- decode limits: checked on the header, before any sample is decoded ---------------------
+from tests.reliability import hostile  # noqa: E402
+
+HEADERS = [c for c in hostile.AUDIO if c.name.startswith(("wav_", "flac_"))]
+
+
+@pytest.mark.parametrize("case", HEADERS, ids=hostile.ids(HEADERS))
+def test_hostile_headers_are_refused_before_decoding(tmp_path, case, monkeypatch):
+    path = case.make(tmp_path)
+    reads = []
+    monkeypatch.setattr(sf.SoundFile, "read", lambda *a, **k: reads.append(1))
+    with pytest.raises(AudioError, match=re.escape(f"{path}: ") + case.problem):
+        read_audio(path, sample_rate=22050, channels=1, limits=audio.DecodeLimits(max_seconds=3600))
+    assert reads == []  # refused on the header: not one block was decoded
+
+
+def test_limits_are_configurable(tmp_path):
+    path = hostile.AudioCase("x", "x.wav", hostile.wav_channels(40)).make(tmp_path)
+    assert read_audio(path, limits=audio.DecodeLimits(max_channels=40))[0].shape[0] == 40
+    x = _sine(440, 8000, seconds=2.0)
+    sf.write(tmp_path / "two.wav", x, 8000)
+    short = audio.DecodeLimits(max_seconds=1.5, hint="raise it with --max-seconds")
+    with pytest.raises(audio.AudioLimitError, match=r"2\.0 s long; at most 1\.5 s .*--max-seconds"):
+        read_audio(tmp_path / "two.wav", limits=short)
+    many = "16000 frames x 1 channels claimed, more than the 3 samples"
+    with pytest.raises(audio.AudioLimitError, match=many):
+        read_audio(tmp_path / "two.wav", limits=audio.DecodeLimits(max_samples=3))
+    with pytest.raises(audio.AudioLimitError, match=r"8000 Hz, outside the accepted 16000-"):
+        read_audio(tmp_path / "two.wav", limits=audio.DecodeLimits(min_rate=16000))
+
+
+def test_block_decoding_matches_one_shot_and_stays_small(tmp_path):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n, sr = 5 * audio.BLOCK_FRAMES + 123, 96000  # several blocks and a partial one
+    x = (0.3 * rng.standard_normal((n, 6))).astype(np.float32)
+    sf.write(tmp_path / "six.wav", x, sr, subtype="FLOAT")
+    got, rate = read_audio(tmp_path / "six.wav", sample_rate=22050, channels=2)
+    ref = audio.resample(convert_channels(np.ascontiguousarray(x.T), 2), sr, 22050)
+    assert rate == 22050 and got.shape == (2, round(n * 22050 / sr))
+    assert np.abs(got - ref[:, : got.shape[1]]).max() < 1e-5
+    # 30 s of 8 channels at 384 kHz is 369 MB as float32; decoded to 22.05 kHz mono it is 2.6 MB.
+    hostile.silent_flac(384_000, 8, 30.0)(tmp_path / "big.flac")
+    tracemalloc.start()
+    try:
+        got, _ = read_audio(tmp_path / "big.flac", sample_rate=22050, channels=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got.shape == (1, 30 * 22050)
+    assert peak < 40 * 2**20, f"decoding held {peak / 2**20:.0f} MB"
+
+
+def test_unreadable_folder_and_odd_names(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "locked.wav"
+    sf.write(path, _sine(440, SR), SR)
+    path.chmod(0)
+    if os.geteuid() == 0:  # root reads anything: make open() refuse the way it does for others
+
+        def refuse(p, *a, **k):
+            raise PermissionError(13, "Permission denied", str(p))
+
+        monkeypatch.setattr(audio, "open", refuse, raising=False)
+    with pytest.raises(AudioError, match=r"locked\.wav: permission denied"):
+        read_audio(path)
+    with pytest.raises(AudioError, match=r"locked\.wav: permission denied"):
+        info(path)
+    monkeypatch.undo()
+    path.chmod(0o644)
+    with pytest.raises(AudioError, match=f"{tmp_path}: is a folder, not an audio file"):
+        read_audio(tmp_path)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match=r"empty\.wav: not a readable audio file \(empty file\)$"):
+        read_audio(tmp_path / "empty.wav")
+    (tmp_path / "text.wav").write_text("lyrics\n" * 50)
+    with pytest.raises(AudioError, match=r"text\.wav: not a readable audio file \(Format not rec"):
+        read_audio(tmp_path / "text.wav")  # (not libsndfile's name for our file object)
+    odd = hostile.AUDIO[-1].make(tmp_path)  # a name that is not valid UTF-8
+    assert read_audio(odd)[0].shape == (1, round(hostile.SECONDS * hostile.SR))
+    assert info(odd).frames == round(hostile.SECONDS * hostile.SR)

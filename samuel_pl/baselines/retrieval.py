@@ -91,12 +91,13 @@ class TrainSet:
     @classmethod
     def from_data(cls, data: DataConfig, sample_rate: int) -> TrainSet:
         """The ``train`` split of a stem source (songs are read when first needed)."""
-        from samuel_pl.data.sources import build_source, load_pair
+        from samuel_pl.data.sources import build_source
 
-        songs = {s.song_id: s for s in build_source(data).songs("train")}
+        source = build_source(data)
+        songs = {s.song_id: s for s in source.songs("train")}
 
         def load(song_id: str) -> np.ndarray:
-            return load_pair(songs[song_id], sample_rate, 1, data.max_length_mismatch_s)[1]
+            return source.load_pair(songs[song_id], sample_rate, 1)[1]
 
         return cls(sorted(songs), load, sample_rate)
 
@@ -128,7 +129,8 @@ class RetrievalGenerator:
 
     @property
     def cache_key(self) -> str:
-        ids = hashlib.sha1("\n".join(self.train.ids).encode()).hexdigest()[:12]
+        ids = "\n".join(self.train.ids).encode("utf-8", "surrogateescape")
+        ids = hashlib.sha1(ids).hexdigest()[:12]
         return f"{self.name}:{ids}:{self.align_beats}:cqt-chroma"
 
     def available(self) -> tuple[bool, str]:

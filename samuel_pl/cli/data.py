@@ -93,7 +93,13 @@ def _run_check(args: argparse.Namespace) -> int:
     source = build_source(d)
     report = Path(args.report) if args.report else _default_report(Path(d.root))
     good, bad = scan_songs(
-        source.songs(), d.sample_rate, d.channels, report, d.max_length_mismatch_s, progress=True
+        source.songs(),
+        d.sample_rate,
+        d.channels,
+        report,
+        d.max_length_mismatch_s,
+        progress=True,
+        limits=source.limits,
     )
     print(f"source: {d.source} {d.root} (fingerprint {source.fingerprint()})")
     for split in SPLITS:

@@ -5,12 +5,14 @@ rows that validate each metric; writes metrics.json + table.md and logs an MLflo
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from samuel_pl.cli.common import resolve_config_path
 from samuel_pl.config import load_config, to_yaml
 from samuel_pl.config.suite import SuiteConfig
+from samuel_pl.errors import SamuelError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the suite")
 
 
+def check_suite(suite: SuiteConfig, ckpt: str | None) -> None:
+    """SamuelError for settings or a checkpoint that cannot work, before any audio is read or
+    written."""
+    checks = [
+        (
+            math.isfinite(suite.clip_seconds) and suite.clip_seconds > 0,
+            f"clip_seconds must be a positive number of seconds, got {suite.clip_seconds}",
+        ),
+        (
+            8000 <= suite.sample_rate <= 384000,
+            f"sample_rate must be in [8000, 384000] Hz, got {suite.sample_rate}",
+        ),
+        (suite.bootstrap >= 0, f"bootstrap must be >= 0, got {suite.bootstrap}"),
+        (suite.max_songs >= 0, f"max_songs must be >= 0 (0: all), got {suite.max_songs}"),
+        (
+            suite.split in ("train", "val", "test"),
+            f"split must be train, val or test, got {suite.split!r}",
+        ),
+        (bool(suite.generators), "the suite lists no generators"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise SamuelError(message)
+    if ckpt is not None:  # a bad checkpoint fails now, not after the clips are read
+        from samuel_pl.safeload import load_checkpoint
+
+        load_checkpoint(ckpt, "diffusion")
+
+
 def run(args: argparse.Namespace) -> int:
     suite = load_config(resolve_config_path(args.suite), list(args.overrides), SuiteConfig)
     if args.validate:
@@ -35,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_yaml(suite), end="")
         return 0
-    from samuel_pl.evaluation import evaluate, log_to_mlflow, table_markdown
+    from samuel_pl.evaluation import evaluate, table_markdown
 
+    check_suite(suite, args.ckpt)
     out = Path(args.out or Path("eval") / suite.name)
     track = not args.no_mlflow and suite.tracking.enabled
     if track:  # before any work: an unreachable server fails (or falls back) now
@@ -52,13 +84,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"validate: {len(checks) - len(failed)} of {len(checks)} metrics meet their "
               "expectation" + (f"; not: {'; '.join(failed)}" if failed else ""))  # fmt: skip
     if track:
+        from samuel_pl.tracking.evaluation_run import log_evaluation
+
+        t = suite.tracking
         try:
-            rid = log_to_mlflow(suite, out, result)
+            rid, url, command = log_evaluation(t.uri, t.experiment, suite.name, out, result)
         except Exception as exc:  # noqa: BLE001 - the results are on disk already
             msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             print(f"warning: MLflow logging failed ({msg}); results are in {out}", file=sys.stderr)
         else:
-            t = suite.tracking
             print(f"MLflow run {rid} ({t.uri}, experiment {t.experiment})")
+            print(f"open the results: {url}")
+            if command:
+                print(f"  (start the MLflow UI first: {command})")
     print(f"wrote {out / 'metrics.json'} and {out / 'table.md'} in {result['wall_time_s']} s")
     return 0

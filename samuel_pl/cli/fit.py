@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'summary':>20}: {summary['run_dir']}/summary.json")
     if summary.get("nonfinite_skipped"):
         print(f"{'nonfinite_skipped':>20}: {summary['nonfinite_skipped']} (trainer.nonfinite=skip)")
-    if summary.get("mlflow_ui"):
-        print(f"\nopen the results: {summary['mlflow_ui']}")
+    if summary.get("mlflow_url"):
+        print(f"\nopen the results: {summary['mlflow_url']}")
+        if summary.get("mlflow_ui"):
+            print(f"  (start the MLflow UI first: {summary['mlflow_ui']})")
     if getattr(args, "json", False):
         print(json.dumps(summary, default=str))
     return 0

@@ -4,16 +4,20 @@ VOCALS may be a folder: OUT (and MIX) are then folders with one WAV per input (s
 inputs whose outputs already exist are skipped. Any format, rate and channel count soundfile
 reads; the output is at the codec's sample rate with the input's duration. Sampler settings
 default to the checkpoint's cfg.sampling. Prints the real-time factor at the end.
+
+An output is never written over an input or another output (symlinks included), and an
+existing file is only replaced with --overwrite.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from pathlib import Path
 
-from samuel_pl.audio import ensure_writable_dir
+from samuel_pl.audio import DecodeLimits, ensure_writable_dir
 from samuel_pl.diffusion import SAMPLERS
 from samuel_pl.errors import SamuelError
 
@@ -35,17 +39,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=None, help="frames per window")
     parser.add_argument("--overlap", type=int, default=None, help="frames shared by windows")
     parser.add_argument("--crossfade", type=int, default=None, help="blended overlap frames")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=3600.0,
+        help="longest vocal accepted, in seconds (default 3600)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
-    from samuel_pl.generation import Accompanist, plan_batch
+def check_arguments(args: argparse.Namespace) -> None:
+    """SamuelError for a flag value that cannot work, before the model is loaded."""
+    checks = [
+        (args.steps is None or args.steps >= 1, f"--steps must be >= 1, got {args.steps}"),
+        (
+            args.cfg is None or (math.isfinite(args.cfg) and args.cfg >= 0),
+            f"--cfg must be a finite number >= 0, got {args.cfg}",
+        ),
+        (args.window is None or args.window >= 1, f"--window must be >= 1, got {args.window}"),
+        (args.overlap is None or args.overlap >= 0, f"--overlap must be >= 0, got {args.overlap}"),
+        (
+            args.crossfade is None or args.crossfade >= 0,
+            f"--crossfade must be >= 0, got {args.crossfade}",
+        ),
+        (0 <= args.seed < 2**63, f"--seed must be in [0, 2**63), got {args.seed}"),
+        (
+            math.isfinite(args.max_seconds) and args.max_seconds > 0,
+            f"--max-seconds must be a positive number, got {args.max_seconds}",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise SamuelError(message)
+    if args.window is not None and args.overlap is not None and args.overlap >= args.window:
+        raise SamuelError(f"--overlap ({args.overlap}) must be smaller than --window")
 
-    if args.steps is not None and args.steps < 1:
-        raise SamuelError(f"--steps must be >= 1, got {args.steps}")
+
+def run(args: argparse.Namespace) -> int:
+    from samuel_pl.generation import Accompanist, plan_batch, resolve_device
+    from samuel_pl.generation.files import pending
+
+    check_arguments(args)
+    resolve_device(args.device)  # an unknown or unavailable device fails now
     jobs = plan_batch(args.vocals, args.out, args.mix)
     batch = Path(args.vocals).is_dir()
-    todo = [j for j in jobs if not (batch and j.done)]
+    todo = pending(jobs, batch, args.overwrite)
     if batch and len(todo) < len(jobs):
         print(f"skipping {len(jobs) - len(todo)} of {len(jobs)} inputs (outputs exist)")
     if not todo:
@@ -57,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     acc = Accompanist.from_checkpoint(
         args.ckpt, args.device, window=args.window, overlap=args.overlap, crossfade=args.crossfade
     )
+    limits = DecodeLimits(max_seconds=args.max_seconds, hint="raise it with --max-seconds")
     gen_s = audio_s = 0.0
     failed: list[str] = []
     for job in todo:
@@ -72,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     cfg=args.cfg,
                     seed=args.seed,
                     progress=not args.quiet,
+                    limits=limits,
                 )
             except SamuelError as exc:
                 if not batch:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -32,6 +35,21 @@ def _available() -> dict[str, tuple[str, str]]:
     return out
 
 
+def _show_bytes(err: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: an undecodable file-name byte (a surrogate) prints as ``\\xNN``."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    shown = "".join(
+        f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}"
+        for c in err.object[err.start : err.end]
+    )
+    return shown, err.end
+
+
+_SHOW_BYTES = "samuel_pl.show_bytes"
+codecs.register_error(_SHOW_BYTES, _show_bytes)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="samuel", description="SAMUeL vocal-conditioned accompaniment generation"
@@ -50,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``samuel`` console script and every ``python -m samuel_pl.<cmd>``."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print as \xNN
+        with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+            stream.reconfigure(errors=_SHOW_BYTES)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

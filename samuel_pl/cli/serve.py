@@ -4,6 +4,10 @@ Binds to 127.0.0.1 by default (the demo has no authentication; use --host 0.0.0.
 trusted network). One generation runs at a time; up to --max-queue more wait. Uploads over
 --max-mb or longer than --max-seconds, and files that are not WAV, FLAC, OGG, MP3 or AIFF, are
 refused with a message. --port 0 picks a free port. Stop with Ctrl-C.
+
+Requests must name the bound host (or --allowed-host) in their Host header, POSTs must come from
+the demo's own page (Origin), and a job's state and files are visible only to the browser
+session (cookie) that created it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import math
 import signal
 import socket
 import sys
@@ -32,9 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("--max-seconds", float, 60.0, "longest vocal in seconds"),
         ("--max-queue", int, 4, "generations that may wait behind the running one"),
         ("--max-steps", int, 1000, "most sampler steps per window"),
+        ("--max-queue-mb", float, 512.0, "decoded audio the queued jobs may hold, in MB"),
+        ("--read-timeout", float, 30.0, "seconds an upload may send nothing before it is dropped"),
     ]
     for flag, kind, default, text in limits:
         parser.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (e.g. behind a proxy); repeatable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,24 +65,32 @@ def run(args: argparse.Namespace) -> int:
     from samuel_pl.generation import Accompanist
     from samuel_pl.web.render import Renderer
 
+    if not 0 <= args.port <= 65535:
+        raise SamuelError(f"--port must be in [0, 65535], got {args.port}")
     try:
         limits = Limits(
-            max_bytes=int(args.max_mb * 2**20),
+            max_bytes=int(args.max_mb * 2**20) if math.isfinite(args.max_mb) else 0,
             max_seconds=args.max_seconds,
             max_queue=args.max_queue,
             max_steps=args.max_steps,
+            max_queue_bytes=int(args.max_queue_mb * 2**20)
+            if math.isfinite(args.max_queue_mb)
+            else 0,
+            read_timeout_s=args.read_timeout,
         )
     except ValueError as exc:
         raise SamuelError(f"invalid limits: {exc}") from None
     sock = _bind(args.host, args.port)
     acc = Accompanist.from_checkpoint(args.ckpt, args.device)
-    app = create_app(Renderer(acc, args.ckpt), limits)
+    hosts = allowed_hosts(args.host, args.allowed_host)
+    app = create_app(Renderer(acc, args.ckpt), limits, hosts)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     if not _loopback(args.host):
+        unchecked = "" if hosts else "; any Host header is answered (name it: --allowed-host)"
         sys.stderr.write(
             f"warning: listening on {args.host}, reachable from other machines; "
-            "the demo has no authentication\n"
+            f"the demo has no authentication{unchecked}\n"
         )
     print(f"serving on http://{shown}:{port} (model on {acc.device.type}; Ctrl-C stops)")
     sys.stdout.flush()
@@ -122,6 +144,19 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(64)
     sock.set_inheritable(True)
     return sock
+
+
+def allowed_hosts(host: str, extra: list[str]) -> list[str] | None:
+    """Host header names to answer: the loopback names (bound to loopback) or the bound address,
+    plus ``extra``; None (any) for a wildcard bind (0.0.0.0, ::) without ``extra``."""
+    from samuel_pl.web.guard import LOOPBACK_HOSTS, host_name
+
+    names = [host_name(h) for h in extra]
+    if _loopback(host):
+        return [*LOOPBACK_HOSTS, *names]
+    if host in ("0.0.0.0", "::", ""):
+        return names or None
+    return [host_name(host), *names]
 
 
 def _loopback(host: str) -> bool:

@@ -28,6 +28,7 @@ from samuel_pl.codecs import sat_layout
 from samuel_pl.codecs.posterior import PosteriorCodec, file_digest
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.errors import SamuelError
+from samuel_pl.safeload import load_torch_file
 
 MODEL_PAGE = "https://huggingface.co/stabilityai/stable-audio-open-1.0"
 DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
@@ -111,12 +112,7 @@ def read_state(path: Path) -> dict[str, Tensor]:
         with safe_open(str(path), framework="pt") as fh:
             keys = [k for k in fh.keys() if "coder.layers." in k]  # noqa: SIM118
             return {k: fh.get_tensor(k) for k in keys}
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # not a zip archive: no mmap
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickle refusals, corrupt files: one message
-        raise SamuelError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+    obj = load_torch_file(path, "Stable Audio VAE checkpoint", mmap=True)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):

@@ -19,6 +19,7 @@ from samuel_pl.codecs.posterior import PosteriorCodec
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.errors import SamuelError
 from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, remove_weight_norm
+from samuel_pl.safeload import load_checkpoint
 
 PREFIX = "vae."
 TRAIN_HINT = "train one with `python -m samuel_pl.fit --config experiments/vae/demo.yaml`"
@@ -56,17 +57,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
             f"codec.type=vae: checkpoint {p if str(path) else '(codec.path is empty)'} not "
             f"found; set codec.path to a VAE run's checkpoints/last.ckpt ({TRAIN_HINT})"
         )
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - refusals and corrupt files: one message
-        raise SamuelError(f"{p}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
-    config = (ckpt.get("hyper_parameters") or {}).get("config") if isinstance(ckpt, dict) else None
-    if not isinstance(config, dict) or config.get("task") != "vae":
-        task = config.get("task", "diffusion") if isinstance(config, dict) else "unknown"
-        raise SamuelError(
-            f"{p}: not an audio VAE checkpoint (its task is {task!r}); codec.type=vae needs the "
-            f"checkpoint of a `task: vae` run ({TRAIN_HINT})"
-        )
+    ckpt = load_checkpoint(p, "vae")  # weights-only; a diffusion checkpoint says where it goes
+    config = ckpt["hyper_parameters"]["config"]
     state = {
         k[len(PREFIX) :]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith(PREFIX)
     }

@@ -42,8 +42,9 @@ class DataConfig:
     val_crops_per_song: int = 2
     """Deterministic evenly spaced crops per validation/test song."""
     cache_dir: str = ""
-    """Latent cache folder; empty means ``<root>/cache/<codec_id>`` (``task: vae``: the cache of
-    resampled audio, default ``<root>/cache/audio-<rate>hz-<channels>ch``)."""
+    """Latent cache folder; empty means ``$XDG_CACHE_HOME/samuel_pl/<data fingerprint>/<codec_id>``
+    (``~/.cache/...``; ``task: vae``: the cache of resampled audio, ``.../audio-<rate>hz-<ch>ch``),
+    outside the dataset."""
     demo_songs: int = 24
     """Demo source only: render the first N chorales of the seeded order when missing, and use
     those N (0: every rendered song)."""
@@ -63,6 +64,9 @@ class DataConfig:
     0 = off."""
     max_length_mismatch_s: float = 0.05
     """Stems whose lengths differ by more than this many seconds are skipped."""
+    max_seconds: float = 3600.0
+    """Longest stem accepted, in seconds (checked on the file header before decoding); longer
+    files are skipped with their reason."""
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The stems of every song are read once (soundfile), resampled (soxr) to ``data.sample_rate`` with
 ``data.channels`` channels and stored as float32 ``.npy`` files, then read memory-mapped::
 
-    <data.cache_dir or data.root/cache/audio-<rate>hz-<channels>ch>/
+    <data.cache_dir, or $XDG_CACHE_HOME/samuel_pl/<fingerprint>/audio-<rate>hz-<channels>ch>/
         manifest.json               written last (source fingerprint, rate, channels, songs)
         songs/<name>.<stem>.npy     (channels, samples)
 
@@ -13,10 +13,8 @@ skipped and listed with their reason in the manifest.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -27,24 +25,21 @@ from torch.utils.data import DataLoader, Dataset
 
 from samuel_pl.audio import write_bytes_atomic
 from samuel_pl.config import FitConfig
+from samuel_pl.data.cache import user_cache_root
+from samuel_pl.data.sources import song_file_stem
 from samuel_pl.errors import DataError, SamuelError
 
 CACHE_VERSION = 1
 STEMS = ("vocals", "accompaniment")
 
 
-def _name(song_id: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", song_id).strip("._")[:80] or "song"
-    return f"{safe}-{hashlib.sha1(song_id.encode('utf-8')).hexdigest()[:8]}"
-
-
-def audio_cache_path(cfg: FitConfig) -> Path:
-    """``data.cache_dir`` if set, else ``<data.root>/cache/audio-<rate>hz-<channels>ch``."""
+def audio_cache_path(cfg: FitConfig, fingerprint: str) -> Path:
+    """``data.cache_dir`` if set, else ``<user cache>/<fingerprint>/audio-<rate>hz-<channels>ch``
+    (outside the dataset; see :func:`samuel_pl.data.cache.user_cache_root`)."""
     if cfg.data.cache_dir:
-        return Path(cfg.data.cache_dir)
-    root = Path(cfg.data.root)
-    base = root.parent if root.is_file() else root
-    return base / "cache" / f"audio-{cfg.data.sample_rate}hz-{cfg.data.channels}ch"
+        return Path(cfg.data.cache_dir).expanduser()
+    name = f"audio-{cfg.data.sample_rate}hz-{cfg.data.channels}ch"
+    return user_cache_root() / fingerprint / name
 
 
 def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
@@ -58,7 +53,7 @@ def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
         ensure_demo(Path(d.root), d.demo_songs, d.demo_seed, val_fraction=d.val_fraction,
                     test_fraction=d.test_fraction)  # fmt: skip
     source = build_source(d)
-    path = audio_cache_path(cfg)
+    path = audio_cache_path(cfg, source.fingerprint())
     key = {
         "version": CACHE_VERSION,
         "fingerprint": source.fingerprint(),
@@ -87,7 +82,7 @@ def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
         for stem, audio in stems.items():
             buf = io.BytesIO()
             np.save(buf, np.ascontiguousarray(audio, dtype=np.float32))  # (C, N)
-            files[stem] = f"songs/{_name(song.song_id)}.{stem}.npy"
+            files[stem] = f"songs/{song_file_stem(song.song_id)}.{stem}.npy"
             write_bytes_atomic(path / files[stem], buf.getvalue())
         n = int(stems["vocals"].shape[-1])
         songs.append({"id": song.song_id, "split": song.split, "samples": n, "files": files})

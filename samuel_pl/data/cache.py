@@ -1,6 +1,8 @@
 """Versioned latent cache: every song of a stem source encoded once by a codec, read memory-mapped.
 
-Layout of a cache folder (default ``<data.root>/cache/<codec_id>``)::
+Layout of a cache folder (``data.cache_dir``, default ``$XDG_CACHE_HOME/samuel_pl/<data
+fingerprint>/<codec_id>``, i.e. ``~/.cache/samuel_pl/...``: outside the dataset, which may be
+read-only, and keyed by the data so two configs over one root never share a folder)::
 
     manifest.json                 written last; its presence means the cache is complete
     manifest.partial.json         progress of an unfinished build (used to resume it)
@@ -16,10 +18,9 @@ in ``manifest["stats"]["per_stem"]`` for analysis. Every file is written atomica
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import re
+import os
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.codecs.base import LatentCodec
 from samuel_pl.config.schema import FitConfig
+from samuel_pl.data.sources import data_limits, song_file_stem
 from samuel_pl.errors import AudioError, DataError, SamuelError
 
 FORMAT_VERSION = 1
@@ -66,12 +68,6 @@ def _remove_temps(path: Path) -> None:
     for folder in (path, path / "songs"):
         for f in folder.glob(".*.tmp"):
             f.unlink(missing_ok=True)
-
-
-def _file_stem(song_id: str) -> str:
-    """Filesystem-safe, collision-free name for a song id (ids may contain '/', spaces, ...)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", song_id).strip("._")[:80] or "song"
-    return f"{safe}-{hashlib.sha1(song_id.encode('utf-8')).hexdigest()[:8]}"
 
 
 # -- statistics ---------------------------------------------------------------------------------
@@ -214,14 +210,20 @@ class LatentCache:
 
 
 # -- building -----------------------------------------------------------------------------------
-def cache_path(cfg: FitConfig, codec: LatentCodec) -> Path:
-    """``cfg.data.cache_dir`` if set, else ``<data.root>/cache/<codec_id>`` (root's folder when
-    root is a file, e.g. a CSV manifest)."""
+def user_cache_root() -> Path:
+    """``$XDG_CACHE_HOME/samuel_pl`` (an absolute XDG_CACHE_HOME only), else
+    ``~/.cache/samuel_pl``: where caches go when ``data.cache_dir`` is empty."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "samuel_pl"
+
+
+def cache_path(cfg: FitConfig, codec: LatentCodec, fingerprint: str) -> Path:
+    """``cfg.data.cache_dir`` if set, else ``<user cache>/<fingerprint>/<codec_id>``
+    (:func:`user_cache_root`; ``fingerprint`` is the stem source's)."""
     if cfg.data.cache_dir:
-        return Path(cfg.data.cache_dir)
-    root = Path(cfg.data.root)
-    base = root.parent if root.is_file() else root
-    return base / "cache" / codec.codec_id
+        return Path(cfg.data.cache_dir).expanduser()
+    return user_cache_root() / fingerprint / codec.codec_id
 
 
 def _codec_device(codec: LatentCodec) -> torch.device:
@@ -259,7 +261,7 @@ def _reusable(path: Path, entry: dict[str, Any], split: str, channels: int) -> b
 
 
 def _load_checked(
-    song: Any, sample_rate: int, channels: int, max_mismatch_s: float
+    song: Any, sample_rate: int, channels: int, max_mismatch_s: float, limits: Any
 ) -> tuple[np.ndarray, np.ndarray] | str:
     """(vocals, accompaniment) (C, N) each, or the reason the song cannot be used.
 
@@ -272,7 +274,7 @@ def _load_checked(
     if missing:
         return f"{missing[0]}: missing stem"
     try:
-        vocals, accomp = sources.load_pair(song, sample_rate, channels, max_mismatch_s)
+        vocals, accomp = sources.load_pair(song, sample_rate, channels, max_mismatch_s, limits)
     except AudioError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - like scan_songs: reported as a skip, not fatal
@@ -304,8 +306,8 @@ def build_cache(
     reason in ``manifest["skipped"]``.
     """
     t0 = time.perf_counter()
-    path = cache_path(cfg, codec)
     fingerprint = source.fingerprint()
+    path = cache_path(cfg, codec, fingerprint)
     if not force and (path / MANIFEST).is_file():
         cache = LatentCache.open(path, codec.codec_id, fingerprint)
         cache.reused = True
@@ -330,7 +332,9 @@ def build_cache(
         if prev is not None and _reusable(path, prev, song.split, codec.latent_channels):
             entry = prev
         else:
-            loaded = _load_checked(song, d.sample_rate, d.channels, d.max_length_mismatch_s)
+            loaded = _load_checked(
+                song, d.sample_rate, d.channels, d.max_length_mismatch_s, data_limits(d)
+            )
             try:
                 if isinstance(loaded, str):
                     raise AudioError(loaded)
@@ -338,7 +342,7 @@ def build_cache(
             except SamuelError as exc:
                 skipped.append({"id": song.song_id, "split": song.split, "reason": str(exc)})
                 continue
-            name = _file_stem(song.song_id)
+            name = song_file_stem(song.song_id)
             files = {stem: f"songs/{name}.{stem}.npy" for stem in STEMS}
             for stem, lat in zip(STEMS, latents):
                 _write_npy(path / files[stem], lat)

@@ -19,12 +19,19 @@ import hashlib
 import json
 import logging
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from samuel_pl.audio import AUDIO_EXTENSIONS, read_audio, write_bytes_atomic
+from samuel_pl.audio import (
+    AUDIO_EXTENSIONS,
+    DEFAULT_LIMITS,
+    DecodeLimits,
+    read_audio,
+    write_bytes_atomic,
+)
 from samuel_pl.config.schema import DataConfig
 from samuel_pl.errors import AudioError, DataError
 
@@ -77,13 +84,36 @@ def _norm_split(value: str, where: str) -> str:
     return split
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8 bytes of a name that may hold undecodable file-name bytes (kept as they were)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def song_file_stem(song_id: str) -> str:
+    """Filesystem-safe, collision-free name for a song id (ids may contain '/', spaces, bytes
+    that are not UTF-8, ...): the id's safe characters and 8 hex digits of its hash."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", song_id).strip("._")[:80] or "song"
+    return f"{safe}-{hashlib.sha1(_utf8(song_id)).hexdigest()[:8]}"
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    """Audio files (by extension, any case) directly in ``folder``, sorted by name."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    return [f for f in entries if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file()]
+
+
 def _find_stem(folder: Path, name: str) -> Path:
-    """``folder/name.<ext>`` for the first audio extension present, else the .wav path."""
+    """The stem file ``name.<ext>`` in ``folder``, matching name and extension in any case
+    (``Vocals.WAV``); by extension order when several exist; else the ``.wav`` path (missing:
+    the scan reports it)."""
+    found = {f.suffix.lower(): f for f in reversed(_audio_files(folder)) if f.stem.lower() == name}
     for ext in AUDIO_EXTENSIONS:
-        path = folder / f"{name}{ext}"
-        if path.is_file():
-            return path
-    return folder / f"{name}.wav"  # missing: the scan reports it
+        if ext in found:
+            return found[ext]
+    return folder / f"{name}.wav"
 
 
 def _check_root(root: Path, kind: str) -> None:
@@ -94,11 +124,19 @@ def _check_root(root: Path, kind: str) -> None:
 class StemSource:
     """A fixed list of songs with splits. Build one with :func:`build_source`."""
 
-    def __init__(self, name: str, root: Path, songs: list[Song], max_mismatch_s: float = 0.05):
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        songs: list[Song],
+        max_mismatch_s: float = 0.05,
+        limits: DecodeLimits = DEFAULT_LIMITS,
+    ):
         self.name = name
         self.root = root
         self._songs = sorted(songs, key=lambda s: (SPLITS.index(s.split), s.song_id))
         self.max_mismatch_s = max_mismatch_s
+        self.limits = limits
         if not self._songs:
             raise DataError(f"{root}: no songs found for source {name!r}")
 
@@ -111,39 +149,51 @@ class StemSource:
 
     def fingerprint(self) -> str:
         """Hash of song ids, splits, file names, sizes and mtimes (no audio is read)."""
-        h = hashlib.sha256(self.name.encode())
+        h = hashlib.sha256(_utf8(self.name))
         for song in self._songs:
-            h.update(f"|{song.song_id}|{song.split}".encode())
+            h.update(_utf8(f"|{song.song_id}|{song.split}"))
             for path in (song.vocals, *song.accompaniment):
                 try:
                     st = path.stat()
-                    h.update(f"|{path.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+                    h.update(_utf8(f"|{path.name}:{st.st_size}:{st.st_mtime_ns}"))
                 except OSError:
-                    h.update(f"|{path.name}:missing".encode())
+                    h.update(_utf8(f"|{path.name}:missing"))
         return h.hexdigest()[:16]
 
     def load_pair(
         self, song: Song, sample_rate: int, channels: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`load_pair` with this source's length tolerance."""
-        return load_pair(song, sample_rate, channels, self.max_mismatch_s)
+        """:func:`load_pair` with this source's length tolerance and decode limits."""
+        return load_pair(song, sample_rate, channels, self.max_mismatch_s, self.limits)
 
     def __repr__(self) -> str:
         counts = {s: len(self.songs(s)) for s in SPLITS}
         return f"StemSource({self.name!r}, root={str(self.root)!r}, {counts})"
 
 
+def data_limits(cfg: DataConfig) -> DecodeLimits:
+    """What a stem of this data config may be (``data.max_seconds``; rate and channel limits)."""
+    return DecodeLimits(
+        max_seconds=float(cfg.max_seconds), hint=f"data.max_seconds={cfg.max_seconds:g}"
+    )
+
+
 def load_pair(
-    song: Song, sample_rate: int, channels: int, max_mismatch_s: float = 0.05
+    song: Song,
+    sample_rate: int,
+    channels: int,
+    max_mismatch_s: float = 0.05,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read (vocals, accompaniment) as float32 ``(C, N)`` each, equal length.
 
     Accompaniment files are summed. Lengths within ``max_mismatch_s`` are trimmed to the
-    shortest; a larger difference raises AudioError naming the files.
+    shortest; a larger difference raises AudioError naming the files. Each file is checked
+    against ``limits`` on its header before it is decoded.
     """
     tol = int(round(max_mismatch_s * sample_rate))
-    vocals, _ = read_audio(song.vocals, sample_rate, channels)
-    stems = [read_audio(p, sample_rate, channels)[0] for p in song.accompaniment]
+    vocals, _ = read_audio(song.vocals, sample_rate, channels, limits)
+    stems = [read_audio(p, sample_rate, channels, limits)[0] for p in song.accompaniment]
     if not stems:
         raise AudioError(f"{song.vocals}: song {song.song_id} has no accompaniment stem")
     lengths = [vocals.shape[1]] + [s.shape[1] for s in stems]
@@ -165,6 +215,7 @@ def scan_songs(
     report_path: Path | None,
     max_mismatch_s: float = 0.05,
     progress: bool = False,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> tuple[list[Song], list[tuple[Song, str]]]:
     """Validate each song by loading it; returns (good songs, [(song, reason)] skipped).
 
@@ -181,7 +232,7 @@ def scan_songs(
         try:
             if missing:
                 raise AudioError(f"{missing[0]}: missing stem")
-            vocals, accompaniment = load_pair(song, sample_rate, channels, max_mismatch_s)
+            vocals, accompaniment = load_pair(song, sample_rate, channels, max_mismatch_s, limits)
             if float(np.abs(vocals).max()) < SILENCE_PEAK:
                 raise AudioError(f"{song.vocals}: all-silent vocals")
             if float(np.abs(accompaniment).max()) < SILENCE_PEAK:
@@ -255,7 +306,7 @@ def _musdb_songs(cfg: DataConfig, root: Path) -> list[Song]:
 def _folder_songs(cfg: DataConfig, root: Path) -> list[Song]:
     folders = []
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        names = {f.stem for f in d.iterdir() if f.suffix.lower() in AUDIO_EXTENSIONS}
+        names = {f.stem.lower() for f in _audio_files(d)}
         if names & {"vocals", "accompaniment"}:  # a song folder; a missing stem is scanned
             folders.append(d)
     splits = split_songs([d.name for d in folders], cfg.val_fraction, cfg.test_fraction,
@@ -324,4 +375,4 @@ def build_source(cfg: DataConfig) -> StemSource:
     if cfg.source != "manifest" and not root.is_dir():
         raise DataError(f"{root}: {cfg.source} root is not a folder")
     songs = builders[cfg.source](cfg, root)
-    return StemSource(cfg.source, root, songs, cfg.max_length_mismatch_s)
+    return StemSource(cfg.source, root, songs, cfg.max_length_mismatch_s, data_limits(cfg))

@@ -1,12 +1,13 @@
 """The evaluation suite: generators and control rows x metrics over a split -> metrics.json,
 table.md (with the validate section), MLflow.
 
-Modules: ``runner`` (clips, generation cache, the suite run, MLflow), ``scores`` (per-song
+Modules: ``runner`` (clips, generation cache, the suite run; its MLflow run:
+:mod:`samuel_pl.tracking.evaluation_run`), ``scores`` (per-song
 alignment and harmonic scores), ``controls`` (control rows), ``validate`` (Cohen's d of the
 ground truth against each control), ``table`` (table.md).
 """
 
-from samuel_pl.evaluation.runner import evaluate, generate_all, load_clips, log_to_mlflow
+from samuel_pl.evaluation.runner import evaluate, generate_all, load_clips
 from samuel_pl.evaluation.table import table_markdown, write_result
 from samuel_pl.evaluation.validate import validate_markdown, validation
 
@@ -14,7 +15,6 @@ __all__ = [
     "evaluate",
     "generate_all",
     "load_clips",
-    "log_to_mlflow",
     "table_markdown",
     "validate_markdown",
     "validation",

@@ -1,4 +1,5 @@
-"""The evaluation suite runner: generators x metrics over a split -> metrics.json, table.md, MLflow.
+"""The evaluation suite runner: generators x metrics over a split -> metrics.json and table.md
+(MLflow logging of the result: :mod:`samuel_pl.tracking.evaluation_run`).
 
 Protocol (see evaluation/README.md): the reference set is the real accompaniments of the split;
 each song contributes one clip of ``clip_seconds`` from its middle; every generator gets the
@@ -36,7 +37,7 @@ METRICS = ("fd", "efficiency", "aesthetics", *PER_SONG)
 
 def load_clips(suite: SuiteConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(vocals, accompaniments): song id -> mono clip (1, N) at ``suite.sample_rate``."""
-    from samuel_pl.data.sources import build_source, load_pair
+    from samuel_pl.data.sources import build_source, data_limits, load_pair
 
     if suite.data.source == "demo":
         from samuel_pl.data.demo import ensure_demo
@@ -54,7 +55,8 @@ def load_clips(suite: SuiteConfig) -> tuple[dict[str, np.ndarray], dict[str, np.
     n = int(round(suite.clip_seconds * suite.sample_rate))
     vocals, accs = {}, {}
     for song in songs:
-        v, a = load_pair(song, suite.sample_rate, 1, suite.data.max_length_mismatch_s)
+        d = suite.data
+        v, a = load_pair(song, suite.sample_rate, 1, d.max_length_mismatch_s, data_limits(d))
         start = max(0, (v.shape[1] - n) // 2)
         vocals[song.song_id] = v[:, start : start + n]
         accs[song.song_id] = a[:, start : start + n]
@@ -151,7 +153,6 @@ def evaluate(
     ensure_writable_dir(out, "evaluation output folder")
     t0 = time.time()
     vocals, refs = load_clips(suite)
-    out.mkdir(parents=True, exist_ok=True)
     audio_s = suite.clip_seconds * len(vocals)
     train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
     generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
@@ -160,6 +161,7 @@ def evaluate(
     if suite.controls:
         key_of = lambda song: scorer.vocal_analysis(song).key()  # noqa: E731
         controls, roles = build_controls(refs, key_of, suite.seed, generators)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a bad checkpoint leaves no folder
     gens: dict[str, dict[str, np.ndarray]] = {}
     rows: dict[str, dict[str, Any]] = {}
     per_song: dict[str, dict[str, list[float]]] = {}
@@ -248,34 +250,3 @@ def _result(
         "notes": notes,
         "wall_time_s": round(seconds, 1),
     }
-
-
-def log_to_mlflow(suite: SuiteConfig, out: Path, result: dict[str, Any]) -> str:
-    """Log metrics (``<generator>/<metric>``) and the table/JSON as artifacts; return run id."""
-    import mlflow
-
-    from samuel_pl.tracking.mlflow_utils import artifact_location, normalise_uri
-
-    uri = normalise_uri(suite.tracking.uri)
-    client = mlflow.MlflowClient(uri)
-    exp = client.get_experiment_by_name(suite.tracking.experiment)
-    exp_id = (
-        exp.experiment_id
-        if exp
-        else client.create_experiment(
-            suite.tracking.experiment, artifact_location(uri, suite.tracking.experiment)
-        )
-    )
-    run = client.create_run(exp_id, run_name=f"eval-{suite.name}")
-    rid = run.info.run_id
-    for k, v in result["metrics"].items():
-        if np.isfinite(v):
-            client.log_metric(rid, k.replace("/", "."), float(v))
-    client.log_param(rid, "checkpoint", str(result["checkpoint"]))
-    client.log_param(rid, "split", result["split"])
-    client.log_param(rid, "songs", result["songs"])
-    client.log_param(rid, "clip_seconds", result["clip_seconds"])
-    client.log_artifact(rid, str(out / "metrics.json"))
-    client.log_artifact(rid, str(out / "table.md"))
-    client.set_terminated(rid)
-    return rid

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import pickle
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,14 +13,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from samuel_pl.audio import AUDIO_EXTENSIONS, convert_channels, read_audio, resample, write_audio
+from samuel_pl.audio import (
+    AUDIO_EXTENSIONS,
+    DEFAULT_LIMITS,
+    DecodeLimits,
+    convert_channels,
+    read_audio,
+    resample,
+    write_audio,
+)
 from samuel_pl.codecs import build_codec
 from samuel_pl.diffusion import CFGDenoiser
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
 from samuel_pl.generation.windows import ModelFn, WindowPlan, plan_windows, sample_windows
 from samuel_pl.lit import LitSamuel
-from samuel_pl.safeload import UnsafeFileError, refusal_reason
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter vocals count as silent
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -96,7 +102,7 @@ class Accompanist:
         self.cfg = module.cfg
         self.codec = build_codec(self.cfg.codec).to(self.device).eval()
         mult = int(module.model.time_multiple)
-        w = int(window or self.cfg.data.crop_frames)
+        w = int(self.cfg.data.crop_frames if window is None else window)
         if w < 1:
             raise SamuelError(f"window must be >= 1 frame, got {w}")
         self.window = math.ceil(w / mult) * mult
@@ -112,17 +118,7 @@ class Accompanist:
         cls, path: str | Path, device: str | torch.device = "auto", **kwargs: Any
     ) -> Accompanist:
         """Load a ``LitSamuel`` checkpoint (config, EMA and latent statistics are inside)."""
-        p = Path(path)
-        if not p.is_file():
-            raise SamuelError(f"{p}: checkpoint not found")
-        try:  # weights_only: a checkpoint that pickles code is refused, never run
-            module = LitSamuel.load_from_checkpoint(str(p), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            reason = refusal_reason(exc)
-            raise UnsafeFileError(f"{p}: refused to load checkpoint: {reason}") from None
-        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad checkpoint
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-            raise SamuelError(f"{p}: not a usable SAMUeL checkpoint ({msg})") from exc
+        module = LitSamuel.from_checkpoint(path)  # weights-only: a pickle of code is refused
         return cls(module, device, **kwargs)
 
     # ----- properties --------------------------------------------------------------------------
@@ -147,7 +143,10 @@ class Accompanist:
             n = int(self.module.schedule.train_steps)
         if n < 1:
             raise SamuelError(f"steps must be >= 1, got {n}")
-        return {"sampler": name, "steps": n, "cfg": float(s.cfg if cfg is None else cfg)}
+        scale = float(s.cfg if cfg is None else cfg)
+        if not (math.isfinite(scale) and scale >= 0):
+            raise SamuelError(f"cfg must be a finite number >= 0, got {scale}")
+        return {"sampler": name, "steps": n, "cfg": scale}
 
     def num_steps(self, num_samples: int, sample_rate: int, **settings: Any) -> int:
         """Sampler steps a call will run (windows x steps): the progress bar's total."""
@@ -295,16 +294,18 @@ class Accompanist:
         cfg: float | None = None,
         seed: int = 0,
         progress: bool | Any = False,
+        limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> Generation:
         """Read ``in_path``, write the accompaniment to ``out_path`` (and the mix to ``mix_path``).
 
-        Nothing is written when the input cannot be read (AudioError naming the file).
+        The vocal is decoded straight to the codec's rate and channels (block-wise, within
+        ``limits``). Nothing is written when the input cannot be read (AudioError naming it).
         """
         out_p = Path(out_path)
         for p in (out_p, mix_path):
             if p is not None and Path(p).suffix.lower() not in AUDIO_EXTENSIONS:
                 raise AudioError(f"{p}: unsupported output extension (use .wav, .flac, .ogg)")
-        vocals, sr = read_audio(in_path)  # (C, N)
+        vocals, sr = read_audio(in_path, self.sample_rate, self.channels, limits)  # (C, N)
         res = self.generate(
             vocals,
             sr,
@@ -317,7 +318,7 @@ class Accompanist:
         )
         write_audio(out_p, safe_peak(res.audio), self.sample_rate)
         if mix_path is not None:
-            voc = resample(convert_channels(vocals, res.audio.shape[0]), sr, self.sample_rate)
+            voc = convert_channels(vocals, res.audio.shape[0])  # already at the codec rate
             mixed = mix_tracks(voc[:, : res.audio.shape[-1]], res.audio)
             write_audio(mix_path, mixed, self.sample_rate)
         return res

@@ -15,7 +15,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from samuel_pl.audio import fsync_dir
 from samuel_pl.errors import OutputError
-from samuel_pl.safeload import load_torch_file
+from samuel_pl.safeload import load_checkpoint, load_torch_file
 
 # Fault-injection hook for the crash tests: seconds to sleep between the fsync of the temporary
 # file and the rename, so a test can kill the process in the middle of a checkpoint save.
@@ -27,8 +27,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """A killed process leaves either the old checkpoint or the new one, never half of one.
 
     Reads are ``weights_only`` (tensors and plain data; a checkpoint that pickles anything else
-    is refused without running it).
+    is refused without running it); with ``task`` set, a checkpoint of another task (an audio
+    VAE given to a diffusion run, or the reverse) is refused with one line saying where it goes.
     """
+
+    def __init__(self, task: str | None = None) -> None:
+        super().__init__()
+        self.task = task
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
@@ -57,6 +62,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self, path: Any, map_location: Any = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
         """Always weights-only, whatever the caller asks for."""
+        if self.task is not None:
+            return load_checkpoint(path, self.task, map_location=map_location)
         ckpt: dict[str, Any] = load_torch_file(path, "checkpoint", map_location=map_location)
         return ckpt
 

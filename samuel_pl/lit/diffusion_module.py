@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -58,6 +59,33 @@ class LitSamuel(pl.LightningModule):
         self.nonfinite_skipped = 0
         """Batches/steps skipped for a NaN/inf loss or gradient (``trainer.nonfinite=skip``)."""
         self._skip_step = False
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path) -> LitSamuel:
+        """The module of a ``task: diffusion`` checkpoint (weights-only; one-line errors).
+
+        The one loader behind generate, evaluate, serve and reports (fit resumes through
+        :class:`~samuel_pl.lit.checkpoint_io.AtomicCheckpointIO`, which reads the same way).
+        """
+        from samuel_pl.errors import SamuelError
+        from samuel_pl.safeload import load_checkpoint
+
+        ckpt = load_checkpoint(path, "diffusion")
+        try:
+            module = cls(ckpt["hyper_parameters"]["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SamuelError(
+                f"{path}: the checkpoint's saved config is unusable ({exc})"
+            ) from None
+        module.on_load_checkpoint(ckpt)
+        missing, unexpected = module.load_state_dict(ckpt["state_dict"], strict=False)
+        if missing or unexpected:
+            first = (missing or unexpected)[0]
+            raise SamuelError(
+                f"{path}: the weights do not match the checkpoint's config ({len(missing)} "
+                f"missing, {len(unexpected)} unexpected tensors, e.g. {first})"
+            )
+        return module.eval()
 
     # ----- normalisation -----------------------------------------------------------------
     def set_normalization(self, mean: np.ndarray | Tensor, std: np.ndarray | Tensor) -> None:

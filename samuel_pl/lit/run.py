@@ -22,9 +22,10 @@ from samuel_pl.config import ConfigError, FitConfig, to_yaml
 from samuel_pl.lit.callbacks import MetricHistory
 from samuel_pl.lit.checkpoint_io import AtomicCheckpointIO, remove_stale_temps
 from samuel_pl.lit.guard import NonFiniteGuard, PeriodicLast
+from samuel_pl.lit.progress import step_progress_bar
 from samuel_pl.plots import curves
 from samuel_pl.tracking import git_commit, log_artifact, make_logger, read_run_id, write_run_id
-from samuel_pl.tracking.mlflow_utils import resolve_tracking_uri
+from samuel_pl.tracking.mlflow_utils import resolve_tracking_uri, run_url
 
 RUN_DIR_ENV = "SAMUEL_RUN_DIR"
 RESUME_ENV = "SAMUEL_RESUME_CKPT"
@@ -141,6 +142,8 @@ def build_trainer(
 ) -> pl.Trainer:
     """The Lightning Trainer for ``cfg.trainer`` (``extra``: job-specific Trainer arguments)."""
     t = cfg.trainer
+    if t.enable_progress_bar and t.max_steps > 0 and not t.fast_dev_run:
+        callbacks = [*callbacks, step_progress_bar()]  # "step 37/200", not "Epoch 1/-2"
     return pl.Trainer(
         max_steps=t.max_steps,
         max_epochs=t.max_epochs if t.max_steps < 0 else -1,
@@ -159,7 +162,7 @@ def build_trainer(
         logger=logger,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicCheckpointIO(cfg.task)],
         reload_dataloaders_every_n_epochs=1,
         num_sanity_val_steps=0,
         **extra,
@@ -185,7 +188,10 @@ def finish_run(
     """
     last = run_dir / "checkpoints" / "last.ckpt"
     if logger:
-        summary["mlflow_ui"] = f"mlflow ui --backend-store-uri {summary.get('mlflow_uri')}"
+        exp_id, run_id = getattr(logger, "_experiment_id", None), getattr(logger, "_run_id", None)
+        if exp_id and run_id:  # (known without asking the server, which may be gone)
+            url, command = run_url(str(summary.get("mlflow_uri")), exp_id, run_id)
+            summary["mlflow_url"], summary["mlflow_ui"] = url, command
         plot = curves(
             {"train/loss": history.train, "val/loss": history.val},
             run_dir / "plots" / "loss.png",

@@ -102,9 +102,11 @@ def _audio_asset(src: Path, dest: Path, opts: ReportOptions) -> tuple[Path, np.n
     """A 16-bit mono WAV excerpt of ``src`` (first seconds) for the page; returns it too."""
     import soundfile as sf
 
+    from samuel_pl.audio import read_audio
+
     seconds = opts.audio_seconds
-    audio, sr = sf.read(str(src), dtype="float32", always_2d=True)
-    mono = audio.mean(axis=1)[: int(seconds * sr)]
+    audio, sr = read_audio(src, channels=1)  # (1, N), within the default decode limits
+    mono = audio[0, : int(seconds * sr)]
     peak = float(np.abs(mono).max()) if mono.size else 0.0
     if peak > 1.0:
         mono = mono / peak

@@ -12,7 +12,7 @@ def from_checkpoint(ckpt: str | Path, points: int = 101) -> dict[str, Any]:
 
     from samuel_pl.lit.diffusion_module import LitSamuel
 
-    module = LitSamuel.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    module = LitSamuel.from_checkpoint(ckpt)
     steps = module.cfg.diffusion.train_steps
     t = torch.linspace(0, steps - 1, points)
     net: Any = module.ema.module

@@ -131,6 +131,30 @@ def read_run_id(run_dir: Path, uri: str | None = None) -> str | None:
         return None
 
 
+def read_run_record(run_dir: Path) -> dict[str, str] | None:
+    """``{"run_id", "uri", "experiment"}`` of the MLflow run that trained ``run_dir``, if known."""
+    try:
+        data = json.loads((run_dir / RUN_FILE).read_text())
+        return {k: str(data[k]) for k in ("run_id", "uri", "experiment")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+UI_PORT = 5000  # where `mlflow ui` listens by default
+
+
+def run_url(uri: str, experiment_id: str, run_id: str) -> tuple[str, str]:
+    """(URL of the run in the MLflow UI, the command that serves that UI or '').
+
+    A tracking server serves its own UI; a sqlite store needs ``mlflow ui`` on it first.
+    """
+    path = f"#/experiments/{experiment_id}/runs/{run_id}"
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{path}", ""
+    command = f"mlflow ui --backend-store-uri {uri} --port {UI_PORT}"
+    return f"http://127.0.0.1:{UI_PORT}/{path}", command
+
+
 def artifact_location(uri: str, experiment: str) -> str | None:
     """For a sqlite store, artifacts go next to the database (``mlartifacts/<experiment>``)."""
     prefix = "sqlite:///"

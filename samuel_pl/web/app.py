@@ -10,30 +10,45 @@ Routes:
     GET  /api/jobs/<id>/<file>      accompaniment.wav | mix.wav | spectrogram.png
                                     (``?download=1`` for an attachment)
 
-Errors are JSON ``{"error": message}`` with 400 (bad settings), 404, 413 (too large or too
-long), 415 (not an accepted audio file) or 503 (queue full).
+Errors are JSON ``{"error": message}`` with 400 (bad settings), 403 (another origin), 404,
+408 (stalled upload), 413 (too large or too long), 415 (not an accepted audio file), 421 (a
+Host this server does not answer to) or 503 (queue full). Jobs belong to the browser session
+that created them (see :mod:`samuel_pl.web.guard`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from samuel_pl.errors import SamuelError
+from samuel_pl.web.guard import (
+    LOOPBACK_HOSTS,
+    RequestGuard,
+    new_session,
+    owns,
+    session_of,
+    set_session,
+)
 from samuel_pl.web.jobs import JobQueue, QueueFull
 from samuel_pl.web.limits import Limits, Rejected, format_of, load_vocal, parse_settings
 from samuel_pl.web.render import OUTPUTS, Renderer
 
+log = logging.getLogger("samuel_pl.web")
 STATIC = Path(__file__).resolve().parent / "static"
 _MEDIA = {".wav": "audio/wav", ".png": "image/png"}
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -47,14 +62,20 @@ _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
-def create_app(renderer: Renderer, limits: Limits | None = None) -> Starlette:
+def create_app(
+    renderer: Renderer,
+    limits: Limits | None = None,
+    allowed_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
+) -> Starlette:
     """The demo app; its worker starts and stops with the ASGI lifespan.
 
-    ``app.state.jobs`` is the :class:`JobQueue` (tests inspect it).
+    ``allowed_hosts``: Host header names the app answers to (None: any). ``app.state.jobs`` is
+    the :class:`JobQueue` (tests inspect it).
     """
     lim = limits or Limits()
-    jobs = JobQueue(renderer, lim.max_queue, lim.keep_jobs)
+    jobs = JobQueue(renderer, lim.max_queue, lim.keep_jobs, max_bytes=lim.max_queue_bytes)
     info = {**renderer.info(), "limits": lim.describe()}
+    rate, channels = info.get("sample_rate"), info.get("channels")  # the model's
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,13 +86,17 @@ def create_app(renderer: Renderer, limits: Limits | None = None) -> Starlette:
             jobs.stop()
 
     async def page(request: Request) -> Response:
-        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+        response = HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+        if session_of(request) is None:
+            set_session(response, new_session())
+        return response
 
     async def get_info(request: Request) -> Response:
         return JSONResponse(info)
 
     async def post_job(request: Request) -> Response:
         folder = None
+        session = session_of(request) or new_session()
         try:
             ext = format_of(request.query_params.get("filename", ""))
             settings = parse_settings(
@@ -90,11 +115,14 @@ def create_app(renderer: Renderer, limits: Limits | None = None) -> Starlette:
                 raise QueueFull("busy")
             job_id, folder = jobs.new_folder()
             upload = folder / f"input{ext}"
-            await _receive(request, upload, lim.max_bytes)
-            vocals, sr = await run_in_threadpool(load_vocal, upload, lim)
+            await _receive(request, upload, lim)
+            vocals, sr = await run_in_threadpool(load_vocal, upload, lim, rate, channels)
             upload.unlink()
-            meta = {"filename": _safe_name(request.query_params.get("filename", ""))}
-            job = jobs.submit(job_id, folder, settings, (vocals, sr), meta)
+            meta = {
+                "filename": _safe_name(request.query_params.get("filename", "")),
+                "owner": session,
+            }
+            job = jobs.submit(job_id, folder, settings, (vocals, sr), meta, size=vocals.nbytes)
         except Rejected as exc:
             _discard(jobs, folder)
             return _error(exc.status, exc.message)
@@ -105,6 +133,10 @@ def create_app(renderer: Renderer, limits: Limits | None = None) -> Starlette:
                 f"the server is busy (its queue of {lim.max_queue} is full); try again in a minute",
                 {"retry-after": "30"},
             )
+        except ClientDisconnect:
+            _discard(jobs, folder)
+            log.warning("client disconnected during an upload; its files were removed")
+            return Response(status_code=400)  # nobody is left to read it
         except SamuelError as exc:
             _discard(jobs, folder)
             return _error(400, str(exc).splitlines()[0])
@@ -112,16 +144,27 @@ def create_app(renderer: Renderer, limits: Limits | None = None) -> Starlette:
             _discard(jobs, folder)
             raise
         url = f"/api/jobs/{job.id}"
-        return JSONResponse(jobs.snapshot(job), status_code=202, headers={"location": url})
+        response = JSONResponse(jobs.snapshot(job), status_code=202, headers={"location": url})
+        if session_of(request) is None:
+            set_session(response, session)
+        return response
+
+    def own_job(request: Request) -> Any:
+        job = jobs.get(request.path_params["job_id"])
+        return job if job is not None and owns(session_of(request), job.meta.get("owner")) else None
 
     async def get_job(request: Request) -> Response:
-        job = jobs.get(request.path_params["job_id"])
+        job = own_job(request)
         if job is None:
-            return _error(404, f"unknown job (the last {lim.keep_jobs} finished jobs are kept)")
+            return _error(
+                404,
+                f"unknown job (jobs are visible only to the browser session that created them; "
+                f"the last {lim.keep_jobs} finished jobs are kept)",
+            )
         return JSONResponse(jobs.snapshot(job), headers={"cache-control": "no-store"})
 
     async def get_file(request: Request) -> Response:
-        job = jobs.get(request.path_params["job_id"])
+        job = own_job(request)
         name = request.path_params["name"]
         if job is None or name not in OUTPUTS or job.state != "done":
             return _error(404, "no such file")
@@ -132,7 +175,10 @@ def create_app(renderer: Renderer, limits: Limits | None = None) -> Starlette:
         return FileResponse(
             job.folder / name,
             media_type=_MEDIA[Path(name).suffix],
-            headers={"content-disposition": f'{kind}; filename="{nice}"'},
+            headers={
+                "content-disposition": f'{kind}; filename="{nice}"',
+                "cache-control": "private",
+            },
         )
 
     routes = [
@@ -146,12 +192,16 @@ def create_app(renderer: Renderer, limits: Limits | None = None) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.jobs = jobs
     app.state.limits = lim
+    app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts)
     app.add_middleware(_SecurityHeaders)
     return app
 
 
-async def _receive(request: Request, dest: Path, limit: int) -> int:
-    """Stream the body into ``dest``; Rejected 413 as soon as it passes ``limit`` bytes."""
+async def _receive(request: Request, dest: Path, lim: Limits) -> int:
+    """Stream the body into ``dest``; Rejected 413 as soon as it passes ``lim.max_bytes``, 408
+    when the client sends nothing for ``lim.read_timeout_s`` or takes longer than
+    ``lim.upload_timeout_s`` in all."""
+    limit = lim.max_bytes
     too_big = f"the file is larger than the {limit / 2**20:.1f} MB limit"
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -160,8 +210,24 @@ async def _receive(request: Request, dest: Path, limit: int) -> int:
         if int(declared) > limit:
             raise Rejected(413, too_big)
     size = 0
+    deadline = time.monotonic() + lim.upload_timeout_s
+    chunks = request.stream().__aiter__()
     with dest.open("wb") as fh:
-        async for chunk in request.stream():
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                chunk = await asyncio.wait_for(
+                    chunks.__anext__(), timeout=max(min(lim.read_timeout_s, left), 0.0)
+                )
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                why = (
+                    f"did not finish within {lim.upload_timeout_s:g} s"
+                    if left <= lim.read_timeout_s
+                    else f"stalled (nothing received for {lim.read_timeout_s:g} s)"
+                )
+                raise Rejected(408, f"the upload {why}; send it again") from None
             size += len(chunk)
             if size > limit:
                 raise Rejected(413, too_big)

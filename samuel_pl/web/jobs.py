@@ -37,6 +37,8 @@ class Job:
     settings: dict[str, Any]
     payload: Any = None
     """What the runner needs (the decoded vocal); dropped when the job ends."""
+    size: int = 0
+    """Bytes the payload holds (counted against the queue's ``max_bytes`` until the job ends)."""
     meta: dict[str, Any] = field(default_factory=dict)
     state: str = "queued"
     """queued | running | done | failed"""
@@ -74,14 +76,22 @@ class JobQueue:
         max_queue: jobs that may wait behind the running one (QueueFull beyond it).
         keep_jobs: finished jobs kept (with their folders); the oldest are deleted.
         root: folder for the jobs' files (default: a new temporary folder, removed on stop).
+        max_bytes: payload bytes that waiting and running jobs may hold together (QueueFull
+            beyond it; a single job is always accepted into an empty queue).
     """
 
     def __init__(
-        self, runner: Runner, max_queue: int = 4, keep_jobs: int = 16, root: Path | None = None
+        self,
+        runner: Runner,
+        max_queue: int = 4,
+        keep_jobs: int = 16,
+        root: Path | None = None,
+        max_bytes: int = 2**62,
     ) -> None:
         self.runner = runner
         self.max_queue = max_queue
         self.keep_jobs = keep_jobs
+        self.max_bytes = max_bytes
         self._root = root
         self._own_root = root is None
         self._jobs: dict[str, Job] = {}
@@ -132,6 +142,15 @@ class JobQueue:
         """Jobs waiting or running (call with the lock held)."""
         return len(self._waiting) + (self._running is not None)
 
+    def held_bytes(self) -> int:
+        """Payload bytes of the waiting and running jobs."""
+        with self._lock:
+            return self._held()
+
+    def _held(self) -> int:
+        ids = [*self._waiting, *([self._running] if self._running else [])]
+        return sum(self._jobs[i].size for i in ids if i in self._jobs)
+
     def new_folder(self) -> tuple[str, Path]:
         """A fresh job id and its (empty) folder under :attr:`root`."""
         job_id = uuid.uuid4().hex
@@ -146,14 +165,21 @@ class JobQueue:
         settings: dict[str, Any],
         payload: Any,
         meta: dict[str, Any] | None = None,
+        size: int = 0,
     ) -> Job:
-        """Queue a job whose folder came from :meth:`new_folder`; QueueFull when no slot."""
+        """Queue a job whose folder came from :meth:`new_folder`; QueueFull when no slot is
+        free or its ``size`` bytes would take the queue past ``max_bytes``."""
         if self._stopping.is_set():
             raise QueueFull("the server is shutting down")
         with self._lock:
             if self._in_flight() > self.max_queue:
                 raise QueueFull(f"the queue is full ({len(self._waiting)} waiting)")
-            job = Job(job_id, folder, dict(settings), payload, dict(meta or {}))
+            held = self._held()
+            if held and held + size > self.max_bytes:
+                raise QueueFull(f"the queue holds {held} bytes of audio already")
+            job = Job(
+                job_id, folder, dict(settings), payload, size=int(size), meta=dict(meta or {})
+            )
             self._jobs[job_id] = job
             self._waiting.append(job_id)
         self._inbox.put(job_id)
@@ -212,7 +238,7 @@ class JobQueue:
                 log.exception("job %s failed", job_id)
                 job.state, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
             finally:
-                job.finished, job.payload = time.time(), None
+                job.finished, job.payload, job.size = time.time(), None, 0
                 if job.state == "failed":
                     job.stage = "failed"
                 self._retire(job_id)

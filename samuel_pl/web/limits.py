@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from samuel_pl.audio import read_audio
+from samuel_pl.audio import DecodeLimits, read_audio
+from samuel_pl.errors import AudioError, AudioLimitError
 
 # accepted file name extension -> format name shown to users
 FORMATS: dict[str, str] = {
@@ -49,12 +50,28 @@ class Limits:
     """Most sampler steps per window (the ancestral sampler always runs the training steps)."""
     keep_jobs: int = 16
     """Finished jobs whose files are kept; older ones are deleted."""
+    max_channels: int = 8
+    """Most channels an upload may have (checked on the header, before decoding)."""
+    max_queue_bytes: int = 512 * 1024 * 1024
+    """Decoded audio that waiting and running jobs may hold together; more get HTTP 503."""
+    read_timeout_s: float = 30.0
+    """An upload that sends nothing for this long is dropped (HTTP 408, its folder removed)."""
+    upload_timeout_s: float = 300.0
+    """An upload that has not finished after this long is dropped the same way."""
 
     def __post_init__(self) -> None:
-        if self.max_bytes < 1024 or self.max_seconds <= 0:
-            raise ValueError("max_bytes must be >= 1024 and max_seconds > 0")
+        if self.max_bytes < 1024 or not 0 < self.max_seconds < math.inf:
+            raise ValueError("max_bytes must be >= 1024 and max_seconds a positive number")
         if self.max_queue < 0 or self.max_steps < 1 or self.keep_jobs < 1:
             raise ValueError("max_queue must be >= 0, max_steps and keep_jobs >= 1")
+        if not 1 <= self.max_channels <= 32 or self.max_queue_bytes < 1:
+            raise ValueError("max_channels must be in [1, 32] and max_queue_bytes >= 1")
+        if not (0 < self.read_timeout_s < math.inf and 0 < self.upload_timeout_s < math.inf):
+            raise ValueError("read_timeout_s and upload_timeout_s must be positive numbers")
+
+    def decode_limits(self) -> DecodeLimits:
+        """What :func:`load_vocal` accepts of a header (rate, channels, duration)."""
+        return DecodeLimits(max_channels=self.max_channels, max_seconds=self.max_seconds)
 
     def describe(self) -> dict[str, Any]:
         """The limits as JSON for the page."""
@@ -64,6 +81,7 @@ class Limits:
             "max_seconds": self.max_seconds,
             "max_queue": self.max_queue,
             "max_steps": self.max_steps,
+            "max_channels": self.max_channels,
             "formats": sorted({e.lstrip(".") for e in FORMATS}),
             "format_names": accepted(),
         }
@@ -113,32 +131,43 @@ def _number(query: dict[str, str], key: str, kind: type, default: Any) -> Any:
         raise Rejected(400, f"{key} must be {what}, got {raw!r}") from None
 
 
-def load_vocal(path: Path, limits: Limits) -> tuple[np.ndarray, int]:
-    """Decode an uploaded file with soundfile after checking format and duration.
+def load_vocal(
+    path: Path, limits: Limits, sample_rate: int | None = None, channels: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode an uploaded file after checking its format and header against ``limits``.
 
-    Returns float32 (C, N) audio and its rate; Rejected 415 (not audio / wrong format) or
-    413 (too long) otherwise.
+    Rate, channels and duration are checked on the header before a sample is decoded; the
+    audio is then decoded block by block straight to ``sample_rate`` / ``channels`` (the
+    model's), so a job holds only what the model needs. Returns float32 (C, N) and its rate;
+    Rejected 415 (not audio, wrong format, rate or channels) or 413 (too long) otherwise.
     """
     try:
-        head = sf.info(str(path))
+        with path.open("rb") as fh:
+            head = sf.info(fh)
     except Exception:  # noqa: BLE001 - libsndfile's message names our temp file; hide it
         raise Rejected(
             415, f"the file is not audio that can be decoded; accepted: {accepted()}"
         ) from None
     if head.format not in DECODED:
         raise Rejected(415, f"{head.format} audio is not accepted; accepted: {accepted()}")
-    if head.samplerate <= 0 or head.channels <= 0:
-        raise Rejected(415, "the file has no sample rate or channels")
-    seconds = head.frames / head.samplerate if 0 < head.frames < 2**62 else 0.0
-    _check_duration(seconds, limits)
+    decode = limits.decode_limits()
+    try:  # rate and channels first: a 1 Hz header is a bad rate, not a long vocal
+        decode.check(path, int(head.samplerate), int(head.channels), None)
+    except AudioLimitError as exc:
+        raise Rejected(415, f"the file has {str(exc).split(': ', 1)[-1]}") from None
+    if 0 < head.frames < 2**62:
+        _check_duration(head.frames / head.samplerate, limits)
     try:
-        audio, sr = read_audio(path)
-    except Exception as exc:  # noqa: BLE001 - AudioError or a decoder error
+        audio, sr = read_audio(path, sample_rate, channels, decode)
+    except AudioLimitError as exc:
+        detail = str(exc).split(": ", 1)[-1].splitlines()[0]
+        if exc.kind == "duration":
+            raise Rejected(413, f"the vocal is {detail}") from None
+        raise Rejected(415, f"the file has {detail}") from None
+    except AudioError as exc:
         detail = str(exc).split(": ", 1)[-1].splitlines()[0]
         raise Rejected(415, f"the audio cannot be decoded ({detail})") from None
     _check_duration(audio.shape[-1] / sr, limits)
-    if audio.shape[0] > 8:
-        raise Rejected(415, f"the file has {audio.shape[0]} channels; at most 8 are accepted")
     return audio, sr
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from samuel_pl.cli.main import main
+from tests.conftest import TEST_CACHE_HOME
 
 SR = 22050
 
@@ -42,16 +44,40 @@ def test_encode_folder_source_end_to_end(folder_root: Path, config: Path, capsys
     assert main(args) == 0
     out = capsys.readouterr().out
     cache_dir = Path(out.split("cache: ", 1)[1].split(" (built)")[0])
-    assert cache_dir.parent == folder_root / "cache" and cache_dir.name.startswith("mel-")
+    # The default cache is outside the dataset: $XDG_CACHE_HOME/samuel_pl/<fingerprint>/<codec>
+    assert cache_dir.parent.parent == TEST_CACHE_HOME / "samuel_pl"
+    assert cache_dir.name.startswith("mel-") and len(cache_dir.parent.name) == 16
+    assert sorted(p.name for p in folder_root.iterdir()) == [f"song{i}" for i in range(4)]
     assert "songs: train=2 val=1 test=1" in out and "skipped: 0" in out and "seconds:" in out
     manifest = json.loads((cache_dir / "manifest.json").read_text())
     assert len(manifest["songs"]) == 4 and manifest["codec"]["latent_channels"] == 32
     assert len(manifest["stats"]["mean"]) == 32
-    # the cache inside the data root does not change the data fingerprint: a rerun reuses it
     assert main(args) == 0
     assert "(reused)" in capsys.readouterr().out
     assert main([*args, "--force"]) == 0
     assert "(built)" in capsys.readouterr().out
+
+
+def test_default_cache_works_on_a_read_only_dataset_and_is_keyed_by_the_data(
+    folder_root: Path, config: Path, locked_dir: Path, capsys
+) -> None:
+    root = locked_dir / "songs"
+    locked_dir.chmod(0o755)
+    shutil.copytree(folder_root, root)
+    for d in [root, *root.iterdir(), locked_dir]:
+        d.chmod(0o555)  # (as root, the locked_dir fixture refuses file creation there too)
+    args = ["encode", "--config", str(config), "data.source=folder", f"data.root={root}"]
+    assert main(args) == 0
+    first = Path(capsys.readouterr().out.split("cache: ", 1)[1].split(" (built)")[0])
+    assert first.is_relative_to(TEST_CACHE_HOME)
+    # Another split of the same root is other data: its own folder, no mismatch error.
+    assert main([*args, "data.val_fraction=0.5"]) == 0
+    second = Path(capsys.readouterr().out.split("cache: ", 1)[1].split(" (built)")[0])
+    assert second != first and second.name == first.name
+    assert (first / "manifest.json").is_file() and (second / "manifest.json").is_file()
+    assert sorted(p.name for p in root.iterdir()) == [f"song{i}" for i in range(4)]
+    for d in [root, *root.iterdir()]:
+        d.chmod(0o755)
 
 
 def test_changed_codec_settings_with_explicit_cache_dir_are_refused(

@@ -236,5 +236,20 @@ def test_vae_codec_errors(tmp_path: Path) -> None:
         build_codec(CodecConfig(type="vae", path=str(tmp_path / "none.ckpt")))
     fake = tmp_path / "diffusion.ckpt"
     torch.save({"hyper_parameters": {"config": {"task": "diffusion"}}, "state_dict": {}}, fake)
-    with pytest.raises(SamuelError, match="not an audio VAE checkpoint"):
+    expected = r"diffusion\.ckpt: this is a SAMUeL checkpoint; use it as --ckpt .* `task: vae`"
+    with pytest.raises(SamuelError, match=expected):
         build_codec(CodecConfig(type="vae", path=str(fake)))
+    # A file that is no checkpoint at all, and a pickle of code, get the shared loader's words.
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    with pytest.raises(SamuelError, match=r"empty\.ckpt: not a checkpoint file \(empty file\)"):
+        build_codec(CodecConfig(type="vae", path=str(tmp_path / "empty.ckpt")))
+    torch.save({"state_dict": {}, "x": _Boom()}, tmp_path / "boom.ckpt")
+    with pytest.raises(SamuelError, match=r"refused to load checkpoint: it wants to build posix"):
+        build_codec(CodecConfig(type="vae", path=str(tmp_path / "boom.ckpt")))
+
+
+class _Boom:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, ("true",))

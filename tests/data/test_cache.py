@@ -204,3 +204,23 @@ def test_crash_during_forced_rebuild_drops_the_old_manifest(setup, monkeypatch) 
     assert not (cache.path / "manifest.json").exists()  # old one no longer vouches for the files
     with pytest.raises(DataError, match="interrupted build"):
         LatentCache.open(cache.path, codec.codec_id, "fp-1")
+
+
+def test_default_cache_folders_are_in_the_user_cache(tmp_path: Path, monkeypatch) -> None:
+    from samuel_pl.data.audio_crops import audio_cache_path
+    from samuel_pl.data.cache import cache_path, user_cache_root
+
+    cfg = FitConfig()
+    codec = build_codec(cfg.codec)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert user_cache_root() == tmp_path / "xdg" / "samuel_pl"
+    assert (
+        cache_path(cfg, codec, "f" * 16) == tmp_path / "xdg/samuel_pl" / ("f" * 16) / codec.codec_id
+    )
+    assert audio_cache_path(cfg, "abc") == tmp_path / "xdg/samuel_pl/abc/audio-22050hz-1ch"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # ignored, as the XDG spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_cache_root() == tmp_path / "home" / ".cache" / "samuel_pl"
+    cfg.data.cache_dir = str(tmp_path / "mine")  # an explicit folder always wins
+    assert cache_path(cfg, codec, "f" * 16) == tmp_path / "mine"
+    assert audio_cache_path(cfg, "abc") == tmp_path / "mine"

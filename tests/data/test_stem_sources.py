@@ -156,3 +156,56 @@ def test_load_pair_length_tolerance(tmp_path):
     long = write(tmp_path / "long.wav", tone(100, 1.5))
     with pytest.raises(AudioError, match="stem lengths differ"):
         load_pair(Song("x", "train", v, (long,)), SR, 1, max_mismatch_s=0.05)
+
+
+def test_stem_names_match_in_any_case(tmp_path: Path) -> None:
+    root = tmp_path / "songs"
+    write(root / "upper" / "Vocals.WAV", tone(300))
+    write(root / "upper" / "ACCOMPANIMENT.Wav", tone(150))
+    write(root / "musdb" / "train" / "s1" / "VOCALS.wav", tone(300))
+    for stem in ("Drums", "BASS", "other"):
+        write(root / "musdb" / "train" / "s1" / f"{stem}.WAV", tone(100))
+    source = build_source(DataConfig(source="folder", root=str(root), val_fraction=0.0,
+                                     test_fraction=0.0))  # fmt: skip
+    assert [s.song_id for s in source.songs()] == ["upper"]
+    song = source.songs()[0]
+    assert (song.vocals.name, song.accompaniment[0].name) == ("Vocals.WAV", "ACCOMPANIMENT.Wav")
+    vocals, accompaniment = source.load_pair(song, SR, 1)
+    assert vocals.shape == accompaniment.shape == (1, SR // 2)
+    musdb = build_source(DataConfig(source="musdb", root=str(root / "musdb"), val_fraction=0.0))
+    names = sorted(p.name for p in musdb.songs()[0].accompaniment)
+    assert names == ["BASS.WAV", "Drums.WAV", "other.WAV"]
+
+
+def test_song_folders_whose_names_are_not_utf8(tmp_path: Path) -> None:
+    import os
+
+    from samuel_pl.data.sources import scan_songs, song_file_stem
+
+    root = tmp_path / "songs"
+    odd = os.fsdecode(b"caf\xe9 take")  # Latin-1 bytes: not valid UTF-8
+    write(root / "plain" / "vocals.wav", tone(300))
+    write(root / "plain" / "accompaniment.wav", tone(150))
+    (root / "plain").rename(root / odd)  # (soundfile cannot write to such a name itself)
+    source = build_source(DataConfig(source="folder", root=str(root), val_fraction=0.0,
+                                     test_fraction=0.0))  # fmt: skip
+    assert [s.song_id for s in source.songs()] == [odd]
+    assert len(source.fingerprint()) == 16
+    good, bad = scan_songs(source.songs(), SR, 1, tmp_path / "report.jsonl")
+    assert [s.song_id for s in good] == [odd] and bad == []
+    assert song_file_stem(odd).startswith("caf_take-")
+
+
+def test_data_max_seconds_refuses_long_stems_on_the_header(tmp_path: Path) -> None:
+    from samuel_pl.data.sources import scan_songs
+
+    root = tmp_path / "songs"
+    write(root / "long" / "vocals.wav", tone(300, seconds=2.0))
+    write(root / "long" / "accompaniment.wav", tone(150, seconds=2.0))
+    cfg = DataConfig(source="folder", root=str(root), val_fraction=0.0, test_fraction=0.0,
+                     max_seconds=1.5)  # fmt: skip
+    source = build_source(cfg)
+    with pytest.raises(AudioError, match=r"vocals\.wav: 2\.0 s long; at most 1\.5 s .*max_seconds"):
+        source.load_pair(source.songs()[0], SR, 1)
+    _, bad = scan_songs(source.songs(), SR, 1, None, limits=source.limits)
+    assert "at most 1.5 s are accepted here (data.max_seconds=1.5)" in bad[0][1]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from samuel_pl.cli.main import main
+from samuel_pl.tracking import git_commit
 from tests.conftest import REPO
+from tests.reliability.hostile import CHECKPOINTS, ids
 
 SUITE = REPO / "evaluation" / "suites" / "debug.yaml"
 
@@ -22,12 +27,32 @@ def _suite_overrides(demo_root: Path, tmp_path: Path) -> list[str]:
     ]
 
 
+def _trained_run(ckpt: Path, tmp_path: Path) -> tuple[Path, str]:
+    """The checkpoint in a run folder whose mlflow_run.json names a training run in the
+    evaluation's store (what `samuel fit` leaves)."""
+    from mlflow.tracking import MlflowClient
+
+    from samuel_pl.tracking import write_run_id
+
+    uri = f"sqlite:///{tmp_path / 'eval.db'}"
+    client = MlflowClient(uri)
+    exp_id = client.create_experiment("samuel-train")
+    run_id = client.create_run(exp_id, run_name="train").info.run_id
+    run_dir = tmp_path / "runs" / "train-1"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    shutil.copy(ckpt, run_dir / "checkpoints" / "last.ckpt")
+    write_run_id(run_dir, run_id, uri, "samuel-train")
+    return run_dir / "checkpoints" / "last.ckpt", run_id
+
+
 def test_evaluate_writes_json_table_and_mlflow_run(
-    debug_ckpt: Path, demo_root: Path, tmp_path: Path
+    debug_ckpt: Path, demo_root: Path, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "eval"
-    args = ["evaluate", "--suite", str(SUITE), "--ckpt", str(debug_ckpt), "--out", str(out)]
+    ckpt, train_id = _trained_run(debug_ckpt, tmp_path)
+    args = ["evaluate", "--suite", str(SUITE), "--ckpt", str(ckpt), "--out", str(out)]
     assert main([*args, *_suite_overrides(demo_root, tmp_path)]) == 0
+    printed = capsys.readouterr().out
     result = json.loads((out / "metrics.json").read_text())
     metrics = result["metrics"]
     samuel = next(k.split("/")[0] for k in metrics if k.startswith("samuel"))
@@ -49,9 +74,27 @@ def test_evaluate_writes_json_table_and_mlflow_run(
     exp = client.get_experiment_by_name("samuel-eval-debug")
     runs = client.search_runs([exp.experiment_id])
     assert len(runs) == 1
-    assert "ground_truth.fd_mel" in runs[0].data.metrics
-    names = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+    run = runs[0]
+    logged = run.data.metrics
+    # Keys are <generator>/<metric>, with no dot inside the generator name (cfg1.5 -> cfg1_5).
+    assert samuel == "samuel-ddim2-cfg1.5" and "samuel-ddim2-cfg1_5/fd_mel" in logged
+    assert all("." not in k.split("/")[0] for k in logged), sorted(logged)
+    assert logged["ground_truth/fd_mel"] == pytest.approx(metrics["ground_truth/fd_mel"])
+    # Bootstrap intervals are metrics too.
+    lo, hi = result["ci95"]["random_pairing/fd_mel"]
+    assert lo < hi
+    assert logged["random_pairing/fd_mel_ci_low"] == pytest.approx(lo)
+    assert logged["random_pairing/fd_mel_ci_high"] == pytest.approx(hi)
+    # Linked to the training run of its checkpoint (and back), with the git commit.
+    tags = run.data.tags
+    assert tags["training_run_id"] == train_id and tags["mlflow.parentRunId"] == train_id
+    assert client.get_run(train_id).data.tags["evaluation.debug"] == run.info.run_id
+    assert tags["git_commit"] == git_commit() and tags["checkpoint"] == str(ckpt)
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "table.md"} <= names
+    url = f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs/{run.info.run_id}"
+    assert f"open the results: {url}" in printed
+    assert "mlflow ui --backend-store-uri sqlite:///" in printed
 
 
 def test_evaluate_reuses_generated_audio(debug_ckpt: Path, demo_root: Path, tmp_path: Path) -> None:
@@ -75,6 +118,39 @@ def test_evaluate_without_checkpoint_for_samuel_is_a_clear_error(
     args = ["evaluate", "--suite", str(SUITE), "--out", str(tmp_path / "e"), "--no-mlflow"]
     assert main([*args, *_suite_overrides(demo_root, tmp_path)]) != 0
     assert "--ckpt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("clip_seconds=-2", "clip_seconds must be a positive number of seconds, got -2.0"),
+        ("clip_seconds=nan", "clip_seconds must be a positive number of seconds, got nan"),
+        ("sample_rate=1", "sample_rate must be in [8000, 384000] Hz, got 1"),
+        ("bootstrap=-1", "bootstrap must be >= 0, got -1"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(
+    override: str, message: str, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "eval"
+    args = ["evaluate", "--suite", str(SUITE), "--out", str(out), "--no-mlflow"]
+    # The data root does not exist: the setting must be the first thing reported.
+    assert main([*args, f"data.root={tmp_path / 'none'}", override]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not out.exists() and not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("case", CHECKPOINTS, ids=ids(CHECKPOINTS))
+def test_a_bad_checkpoint_leaves_no_output_folder(case, demo_root: Path, tmp_path: Path, capsys):
+    ckpt = tmp_path / "model.ckpt"
+    case.write(ckpt)
+    out = tmp_path / "eval"
+    args = ["evaluate", "--suite", str(SUITE), "--ckpt", str(ckpt), "--out", str(out)]
+    assert main([*args, *_suite_overrides(demo_root, tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(re.escape(f"{ckpt}: ") + case.problem, err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
 
 
 def test_alignment_ranks_true_pairs_above_random_pairing(demo_root: Path, tmp_path: Path) -> None:

@@ -37,16 +37,21 @@ def test_fast_dev_run_of_lit_module(debug_overrides: list[str]) -> None:
     assert torch.isfinite(trainer.callback_metrics["train/loss"])
 
 
-def test_fit_cli_logs_run_to_mlflow(debug_overrides: list[str], tmp_path: Path) -> None:
+def test_fit_cli_logs_run_to_mlflow(debug_overrides: list[str], tmp_path: Path, capsys) -> None:
     from mlflow.tracking import MlflowClient
 
     assert _fit(debug_overrides) == 0
+    printed = capsys.readouterr().out
     run_dir = tmp_path / "run"
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["global_step"] == 4
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
     run = client.get_run(summary["mlflow_run_id"])
+    # The run's page in the MLflow UI, and how to serve that UI for a sqlite store.
+    url = f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    assert summary["mlflow_url"] == url and f"open the results: {url}" in printed
+    assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'mlruns.db'}" in printed
     assert run.data.params["model.window"] == "4"
     assert run.data.tags["codec_id"].startswith("mel")
     assert len(run.data.tags["git_commit"]) >= 7
@@ -100,7 +105,7 @@ def test_load_from_checkpoint_restores_ema_and_stats(
     assert _fit([*debug_overrides, *quick]) == 0
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     raw = torch.load(ckpt, map_location="cpu", weights_only=True)
-    restored = LitSamuel.load_from_checkpoint(ckpt)
+    restored = LitSamuel.from_checkpoint(ckpt)  # the package's one loader (weights-only)
     sd = raw["state_dict"]
     assert torch.equal(restored.latent_mean, sd["latent_mean"])
     assert torch.equal(restored.latent_std, sd["latent_std"])
@@ -133,4 +138,6 @@ def test_fit_logs_to_a_real_mlflow_server(debug_overrides: list[str], tmp_path: 
 
         run = MlflowClient(uri).get_run(summary["mlflow_run_id"])
         assert run.info.status == "FINISHED"
+        page = f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+        assert summary["mlflow_url"] == f"{uri}/{page}" and summary["mlflow_ui"] == ""
         assert run.data.metrics["train/loss"] > 0

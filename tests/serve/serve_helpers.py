@@ -4,6 +4,7 @@ a synthetic vocal, and the headless Chromium driver."""
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import json
 import shutil
 import socket
@@ -17,6 +18,10 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+# One browser-like client: it keeps the demo's session cookie, as a browser would.
+COOKIES = http.cookiejar.CookieJar()
+_OPENER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(COOKIES))
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -66,10 +71,11 @@ def call(
     headers: dict[str, str] | None = None,
     method: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """(status, lower-cased headers, body) of one request; HTTP errors are returned, not raised."""
+    """(status, lower-cased headers, body) of one request with the shared session cookie; HTTP
+    errors are returned, not raised."""
     req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        with _OPENER.open(req, timeout=60) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()

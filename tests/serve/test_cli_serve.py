@@ -71,3 +71,31 @@ def test_module_serves_then_stops_cleanly_on_sigterm(debug_ckpt: Path, tmp_path:
     assert proc.returncode == 0, err
     assert "stopped" in out
     assert list(tmp.glob("samuel-serve-*")) == [], "the server left its job folder behind"
+
+
+@pytest.mark.parametrize(
+    "flag,value,message",
+    [
+        ("--port", "70000", "--port must be in [0, 65535], got 70000"),
+        ("--max-queue-mb", "0", "invalid limits: max_channels must be in [1, 32] and max_queue"),
+        ("--read-timeout", "0", "invalid limits: read_timeout_s and upload_timeout_s must be"),
+        ("--max-mb", "nan", "invalid limits: max_bytes must be >= 1024"),
+        ("--max-seconds", "inf", "invalid limits: max_bytes must be >= 1024 and max_seconds a"),
+    ],
+)
+def test_bad_flags_fail_before_binding_or_loading(
+    flag: str, value: str, message: str, tmp_path: Path, capsys
+) -> None:
+    assert main(["serve", "--ckpt", str(tmp_path / "nope.ckpt"), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "nope.ckpt" not in err, err
+
+
+def test_the_host_names_answered_follow_the_bound_address() -> None:
+    from samuel_pl.cli.serve import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1", []) == ["127.0.0.1", "localhost", "::1"]
+    assert allowed_hosts("localhost", ["demo.lan"]) == ["127.0.0.1", "localhost", "::1", "demo.lan"]
+    assert allowed_hosts("192.168.1.5", []) == ["192.168.1.5"]
+    assert allowed_hosts("0.0.0.0", []) is None  # every interface: any name (with a warning)
+    assert allowed_hosts("0.0.0.0", ["Demo.LAN:7860"]) == ["demo.lan"]
