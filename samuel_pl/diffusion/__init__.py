@@ -14,11 +14,13 @@ from samuel_pl.diffusion.objective import (
 )
 from samuel_pl.diffusion.samplers import (
     SAMPLERS,
+    SPACINGS,
     Sampler,
     get_sampler,
     sample_ancestral,
     sample_ddim,
     sample_dpmpp,
+    sampler_timesteps,
     sampling_timesteps,
 )
 from samuel_pl.diffusion.schedule import CosineSchedule, cosine_betas
@@ -26,6 +28,7 @@ from samuel_pl.diffusion.schedule import CosineSchedule, cosine_betas
 __all__ = [
     "LOSS_WEIGHTS",
     "SAMPLERS",
+    "SPACINGS",
     "CFGDenoiser",
     "CosineSchedule",
     "LossOutput",
@@ -38,6 +41,7 @@ __all__ = [
     "sample_ancestral",
     "sample_ddim",
     "sample_dpmpp",
+    "sampler_timesteps",
     "sampling_timesteps",
     "training_loss",
     "v_from_x0_eps",
