@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from samuel_pl.audio import ensure_writable_dir
-from samuel_pl.diffusion import SAMPLERS
+from samuel_pl.diffusion import SAMPLERS, SPACINGS
 from samuel_pl.errors import SamuelError
 
 
@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (NFE per window)")
     parser.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
+    parser.add_argument(
+        "--spacing",
+        choices=SPACINGS,
+        default=None,
+        help="step grid of ddim/dpmpp (default: the checkpoint's sampling.spacing)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu) | cpu | cuda | mps"
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                     sampler=args.sampler,
                     steps=args.steps,
                     cfg=args.cfg,
+                    spacing=args.spacing,
                     seed=args.seed,
                     progress=not args.quiet,
                 )
@@ -87,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         s = res.settings
         print(
             f"wrote {job.out} ({seconds:.2f} s, {len(res.plan.starts)} window(s), "
-            f"{s['sampler']}-{s['steps']} cfg {s['cfg']:g})"
+            f"{s['sampler']}-{s['steps']} {s['spacing']} cfg {s['cfg']:g})"
             + (f" and {job.mix}" if job.mix else "")
         )
     if audio_s > 0:

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from samuel_pl.config.schema import CodecConfig
+from samuel_pl.config.validate import allow_codec_type
 from samuel_pl.errors import SamuelError
 
 
@@ -148,8 +149,10 @@ _PLANNED: dict[str, str] = {}
 
 
 def register_codec(name: str, factory: str | CodecFactory) -> None:
-    """Register ``factory`` (callable or ``"module:attr.path"``) for ``cfg.codec.type == name``."""
+    """Register ``factory`` (callable or ``"module:attr.path"``) for ``cfg.codec.type == name``
+    (configs with ``codec.type=name`` then validate)."""
     _REGISTRY[name] = factory
+    allow_codec_type(name)
     _PLANNED.pop(name, None)
 
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from samuel_pl.audio import AUDIO_EXTENSIONS, convert_channels, read_audio, resample, write_audio
 from samuel_pl.codecs import build_codec
-from samuel_pl.diffusion import CFGDenoiser
+from samuel_pl.diffusion import CFGDenoiser, sampler_timesteps
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
 from samuel_pl.generation.windows import ModelFn, WindowPlan, plan_windows, sample_windows
@@ -137,17 +137,26 @@ class Accompanist:
         return int(self.codec.audio_channels)
 
     def settings(
-        self, sampler: str | None = None, steps: int | None = None, cfg: float | None = None
+        self,
+        sampler: str | None = None,
+        steps: int | None = None,
+        cfg: float | None = None,
+        spacing: str | None = None,
     ) -> dict[str, Any]:
-        """Sampler settings: the overrides, else the checkpoint's ``cfg.sampling``."""
+        """Sampler settings: the overrides, else the checkpoint's ``cfg.sampling`` (``steps`` is
+        what runs: the training steps for ancestral)."""
         s = self.cfg.sampling
-        name = sampler or s.sampler
+        name, grid = sampler or s.sampler, spacing or s.spacing
         n = int(steps or s.steps)
-        if name == "ancestral":
-            n = int(self.module.schedule.train_steps)
         if n < 1:
             raise SamuelError(f"steps must be >= 1, got {n}")
-        return {"sampler": name, "steps": n, "cfg": float(s.cfg if cfg is None else cfg)}
+        n = len(sampler_timesteps(name, self.module.schedule, n, grid))
+        return {
+            "sampler": name,
+            "steps": n,
+            "cfg": float(s.cfg if cfg is None else cfg),
+            "spacing": grid,
+        }
 
     def num_steps(self, num_samples: int, sample_rate: int, **settings: Any) -> int:
         """Sampler steps a call will run (windows x steps): the progress bar's total."""
@@ -191,6 +200,7 @@ class Accompanist:
         sampler: str | None = ...,
         steps: int | None = ...,
         cfg: float | None = ...,
+        spacing: str | None = ...,
         seed: int = ...,
         progress: bool | Any = ...,
         return_latent: Literal[False] = ...,
@@ -205,6 +215,7 @@ class Accompanist:
         sampler: str | None = ...,
         steps: int | None = ...,
         cfg: float | None = ...,
+        spacing: str | None = ...,
         seed: int = ...,
         progress: bool | Any = ...,
         return_latent: Literal[True],
@@ -219,6 +230,7 @@ class Accompanist:
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
+        spacing: str | None = None,
         seed: int = 0,
         progress: bool | Any = False,
         return_latent: bool = False,
@@ -231,7 +243,7 @@ class Accompanist:
         or a tqdm-like object with ``update(n)``.
         """
         t0 = time.perf_counter()
-        settings = self.settings(sampler, steps, cfg)
+        settings = self.settings(sampler, steps, cfg, spacing)
         audio = _as_audio(vocals)
         if sample_rate < 1:
             raise SamuelError(f"sample_rate must be positive, got {sample_rate}")
@@ -263,6 +275,7 @@ class Accompanist:
                 generator=gen,
                 noise_generator=dev_gen,
                 eta=self.cfg.sampling.eta,
+                spacing=settings["spacing"],
                 on_step=(lambda k, i: bar.update(1)) if bar is not None else None,
             )
         finally:
@@ -293,6 +306,7 @@ class Accompanist:
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
+        spacing: str | None = None,
         seed: int = 0,
         progress: bool | Any = False,
     ) -> Generation:
@@ -311,6 +325,7 @@ class Accompanist:
             sampler=sampler,
             steps=steps,
             cfg=cfg,
+            spacing=spacing,
             seed=seed,
             progress=progress,
             return_latent=True,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion import CosineSchedule, get_sampler, v_from_x0_xt
+from samuel_pl.diffusion import CosineSchedule, get_sampler, sampler_timesteps, v_from_x0_xt
 
 ModelFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -127,6 +127,7 @@ def sample_windows(
     generator: torch.Generator,
     noise_generator: torch.Generator | None = None,
     eta: float = 0.0,
+    spacing: str = "uniform",
     on_step: StepHook | None = None,
 ) -> Tensor:
     """Sample a (1, C, plan.total) normalised latent window by window.
@@ -136,11 +137,12 @@ def sample_windows(
         cond: (1, C, plan.total) normalised vocal latent (already padded).
         plan: from :func:`plan_windows`.
         generator: CPU generator for the initial noise of every window.
-        noise_generator: generator on ``cond``'s device for the samplers' noise (default:
-            ``generator``; must live on the same device as ``cond``).
+        noise_generator: generator of the samplers' noise (default: ``generator``).
+        spacing: step grid of ddim / dpmpp (:func:`samuel_pl.diffusion.sampling_timesteps`).
         on_step: called as ``on_step(window_index, step_index)`` after every sampler step.
     """
     fn_sample = get_sampler(sampler)
+    ts = sampler_timesteps(sampler, schedule, steps, spacing)
     out = torch.zeros_like(cond)  # (1, C, total)
     w = plan.window
     for k, start in enumerate(plan.starts):
@@ -161,7 +163,7 @@ def sample_windows(
             model_fn,
             x_T,
             schedule,
-            steps,
+            ts,
             callback=callback,
             generator=noise_generator or generator,
             eta=eta,
