@@ -13,9 +13,10 @@ from samuel_pl.config import FitConfig
 from samuel_pl.errors import DataError
 
 
-def _crop(arr: np.ndarray, start: int, length: int) -> np.ndarray:
-    """Crop (C, T) to (C, length) from ``start``; zero-pads (the normalised mean) past the end."""
-    out = np.zeros((arr.shape[0], length), dtype=np.float32)
+def _crop(arr: np.ndarray, start: int, length: int, pad: np.ndarray) -> np.ndarray:
+    """Crop (C, T) to (C, length) from ``start``; frames past the end are ``pad`` (C,), the
+    encoded silence that generation pads vocals with."""
+    out = np.repeat(np.asarray(pad, dtype=np.float32)[:, None], length, axis=1)  # (C, length)
     piece = np.asarray(arr[:, start : start + length], dtype=np.float32)
     out[:, : piece.shape[1]] = piece
     return out
@@ -31,6 +32,7 @@ class LatentCrops(Dataset):
         songs: song ids to draw from.
         crop_frames: T, frames per crop.
         mean, std: per-channel statistics (C,) from the train split.
+        pad: (C,) codec latent past a song's end (the cache's encoded silence).
         random_crops: number of random crops per epoch; 0 means deterministic crops.
         crops_per_song: deterministic crops per song (when ``random_crops`` is 0).
         seed: seed of the random crops (combined with the index and ``epoch``).
@@ -43,6 +45,7 @@ class LatentCrops(Dataset):
         crop_frames: int,
         mean: np.ndarray,
         std: np.ndarray,
+        pad: np.ndarray,
         random_crops: int = 0,
         crops_per_song: int = 1,
         seed: int = 0,
@@ -54,6 +57,7 @@ class LatentCrops(Dataset):
         self.crop = crop_frames
         self.mean = mean.astype(np.float32)[:, None]  # (C, 1)
         self.std = np.maximum(std.astype(np.float32), 1e-5)[:, None]  # (C, 1)
+        self.pad = np.asarray(pad, dtype=np.float32).reshape(-1)  # (C,)
         self.random_crops = random_crops
         self.seed = seed
         self.epoch = 0
@@ -88,8 +92,8 @@ class LatentCrops(Dataset):
     def __getitem__(self, idx: int) -> dict[str, Any]:
         i, start = self._locate(idx)
         vocals, accomp = self.cache.load(self.songs[i])  # (C, N) each, memory-mapped
-        v = (_crop(vocals, start, self.crop) - self.mean) / self.std  # (C, T)
-        a = (_crop(accomp, start, self.crop) - self.mean) / self.std  # (C, T)
+        v = (_crop(vocals, start, self.crop, self.pad) - self.mean) / self.std  # (C, T)
+        a = (_crop(accomp, start, self.crop, self.pad) - self.mean) / self.std  # (C, T)
         return {
             "vocals": torch.from_numpy(v),
             "accompaniment": torch.from_numpy(a),
@@ -125,7 +129,15 @@ class SamuelDataModule(pl.LightningDataModule):
             self.cache = ensure_cache(self.config)
         d = self.config.data
         mean, std = np.asarray(self.cache.mean), np.asarray(self.cache.std)
-        common = {"cache": self.cache, "crop_frames": d.crop_frames, "mean": mean, "std": std}
+        if self.cache.silence is None:
+            raise DataError(f"{self.cache.path}: the latent cache carries no encoded silence")
+        common = {
+            "cache": self.cache,
+            "crop_frames": d.crop_frames,
+            "mean": mean,
+            "std": std,
+            "pad": self.cache.silence,
+        }
         if self.train_set is None:
             self.train_set = LatentCrops(
                 songs=self.cache.songs("train"),

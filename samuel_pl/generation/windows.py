@@ -9,7 +9,8 @@ DPM++) continues the earlier audio without modification, and the network sees th
 previous music as context while it denoises the new frames. The known weight ``m`` is 1 over
 the first part of the overlap and falls to 0 with a raised cosine over the last ``crossfade``
 frames, so the guided estimate there is ``m x0_known + (1 - m) x0_model``: the crossfade happens
-inside the denoising, and the final latent of the overlap is the same blend.
+inside the denoising, and the final latent of the overlap is the same blend (every sampler
+returns its last x0 estimate, so nothing is blended again afterwards).
 """
 
 from __future__ import annotations
@@ -150,7 +151,6 @@ def sample_windows(
         x_T = torch.randn(c.shape, generator=generator, device="cpu").to(c)
         model_fn = guided(c)
         known = plan.known(k)
-        weight = None
         if known > 0:
             weight = known_weight(known, w, plan.crossfade).to(c)  # (W,)
             model_fn = InpaintDenoiser(model_fn, schedule, out[:, :, start : start + w], weight)
@@ -168,8 +168,5 @@ def sample_windows(
             generator=noise_generator or generator,
             eta=eta,
         )
-        if weight is not None:  # exact blend over the overlap, whatever the sampler returned
-            prev = out[:, :, start : start + w]
-            x0 = weight * prev + (1.0 - weight) * x0
-        out[:, :, start : start + w] = x0
+        out[:, :, start : start + w] = x0  # the overlap is already m known + (1 - m) model
     return out

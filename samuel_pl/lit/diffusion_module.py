@@ -76,6 +76,7 @@ class LitSamuel(pl.LightningModule):
         self.nonfinite_skipped = 0
         """Batches/steps skipped for a NaN/inf loss or gradient (``trainer.nonfinite=skip``)."""
         self._skip_step = False
+        self._step_dropped = False
 
     # ----- normalisation -----------------------------------------------------------------
     def set_normalization(self, mean: np.ndarray | Tensor, std: np.ndarray | Tensor) -> None:
@@ -151,6 +152,7 @@ class LitSamuel(pl.LightningModule):
         if skip and (bad_grad or self.trainer.accumulate_grad_batches == 1):
             for p in self.model.parameters():
                 p.grad = None  # AdamW leaves parameters without gradients untouched
+            self._step_dropped = True
         elif total is not None:
             self.log("train/grad_norm", total)
         self.log("train/lr", optimizer.param_groups[0]["lr"])
@@ -161,8 +163,16 @@ class LitSamuel(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.nonfinite_skipped = int(checkpoint.get("nonfinite_skipped", 0))
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.ema.update(self.model)
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The optimiser step, then one EMA update if the step was taken: not on a step
+        dropped as non-finite, nor one the fp16 GradScaler skipped (its scale went down)."""
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer else None
+        scale = float(scaler.get_scale()) if scaler is not None else None
+        self._step_dropped = False
+        super().optimizer_step(*args, **kwargs)
+        skipped_by_scaler = scaler is not None and float(scaler.get_scale()) < float(scale or 0)
+        if not (self._step_dropped or skipped_by_scaler):
+            self.ema.update(self.model)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         # Fixed draws per batch (stratified t, seeded noise) so epochs are comparable.
