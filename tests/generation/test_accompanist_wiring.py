@@ -100,3 +100,32 @@ def test_windows_inpaint_the_overlap_with_the_documented_crossfade(sampler: str)
     m = torch.tensor([1.0] * 4 + fade)
     expect = torch.cat([torch.ones(8), 2 * m - 1, -torch.ones(8)]).expand(1, 3, 24)
     torch.testing.assert_close(out, expect, atol=1e-4, rtol=0)
+
+
+class TimeProbe(nn.Module):
+    """Records the diffusion time of every call; v = 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[float] = []
+
+    def forward(self, x: Tensor, t: Tensor, cond: Tensor, drop_cond: Tensor) -> Tensor:
+        self.seen.append(float(t[0]))
+        return torch.zeros_like(x)
+
+
+@pytest.mark.parametrize("spacing", ["uniform", "log_snr", "karras"])
+def test_the_spacing_reaches_the_sampler(fresh: Accompanist, debug_ckpt: Path, spacing: str):
+    from samuel_pl.baselines.samuel import SamuelGenerator
+    from samuel_pl.diffusion import sampling_timesteps
+
+    expect = sampling_timesteps(fresh.module.schedule, 4, spacing).float()
+    probe = fresh.module.ema.module = TimeProbe()
+    one_window = vocal((WINDOW - 1) * HOP, SR_CODEC)
+    fresh.generate(one_window, SR_CODEC, sampler="dpmpp", steps=4, spacing=spacing)
+    torch.testing.assert_close(torch.tensor(probe.seen), expect)
+    gen = SamuelGenerator(str(debug_ckpt), "ddim", 4, 1.0, spacing=spacing)
+    assert gen.name == f"samuel-ddim4-{spacing}-cfg1"
+    probe = gen.accompanist.module.ema.module = TimeProbe()
+    gen.generate(one_window[0], SR_CODEC, "song")
+    torch.testing.assert_close(torch.tensor(probe.seen), expect)

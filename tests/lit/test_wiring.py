@@ -175,3 +175,22 @@ def test_guidance_probe_reads_the_scale() -> None:
     for scale in (0.0, 1.0):
         z = module.sample(torch.randn(1, C, T), cfg=scale, sampler="ddim", steps=1, normalized=True)
         torch.testing.assert_close(z, torch.full_like(z, -scale), atol=1e-3, rtol=0)
+
+
+def test_sample_uses_the_configured_or_given_spacing() -> None:
+    from samuel_pl.diffusion import sampling_timesteps
+
+    seen: list[float] = []
+
+    class TimeProbe(nn.Module):
+        def forward(self, x: Tensor, t: Tensor, cond: Tensor, drop_cond: Tensor) -> Tensor:
+            seen.append(float(t[0]))
+            return torch.zeros_like(x)
+
+    module = _module("sampling.spacing=karras", "sampling.cfg=1")
+    module.ema.module = TimeProbe()
+    for given, used in ((None, "karras"), ("uniform", "uniform"), ("log_snr", "log_snr")):
+        seen.clear()
+        module.sample(torch.randn(1, C, T), sampler="ddim", steps=5, spacing=given)
+        expect = sampling_timesteps(module.schedule, 5, used).float()
+        torch.testing.assert_close(torch.tensor(seen), expect)
