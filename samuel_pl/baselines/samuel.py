@@ -23,6 +23,7 @@ class SamuelGenerator:
         name: str = "",
         spacing: str = "",
     ) -> None:
+        from samuel_pl.diffusion import resolve_spacing
         from samuel_pl.generation import Accompanist
         from samuel_pl.metrics import count_parameters
 
@@ -31,7 +32,7 @@ class SamuelGenerator:
         self.sampler, self.steps, self.cfg, self.seed = sampler, steps, cfg, seed
         self.spacing = spacing or self.accompanist.cfg.sampling.spacing
         self.parameters = count_parameters(self.accompanist.module.model)
-        grid = "" if sampler == "ancestral" else f"-{self.spacing}"
+        grid = "" if sampler == "ancestral" else f"-{resolve_spacing(sampler, self.spacing)}"
         self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}"
         stat = self.ckpt.stat()
         settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}"

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from samuel_pl.audio import ensure_writable_dir
-from samuel_pl.diffusion import SAMPLERS, SPACINGS
+from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES, resolve_spacing
 from samuel_pl.errors import SamuelError
 
 
@@ -30,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
     parser.add_argument(
         "--spacing",
-        choices=SPACINGS,
+        choices=SPACING_CHOICES,
         default=None,
-        help="step grid of ddim/dpmpp (default: the checkpoint's sampling.spacing)",
+        help="step grid of ddim/dpmpp; auto: log_snr for dpmpp, uniform for ddim (default: the "
+        "checkpoint's sampling.spacing)",
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument(
@@ -94,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
         s = res.settings
         print(
             f"wrote {job.out} ({seconds:.2f} s, {len(res.plan.starts)} window(s), "
-            f"{s['sampler']}-{s['steps']} {s['spacing']} cfg {s['cfg']:g})"
-            + (f" and {job.mix}" if job.mix else "")
+            f"{s['sampler']}-{s['steps']} {resolve_spacing(s['sampler'], s['spacing'])} "
+            f"cfg {s['cfg']:g})" + (f" and {job.mix}" if job.mix else "")
         )
     if audio_s > 0:
         print(

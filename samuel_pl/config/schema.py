@@ -217,8 +217,9 @@ class SamplingConfig:
     """Classifier-free guidance scale (1 = no guidance)."""
     eta: float = 0.0
     """DDIM stochasticity."""
-    spacing: str = "log_snr"
-    """Step grid of ddim / dpmpp: uniform (in t) | log_snr | karras (benchmarks/RESULTS.md)."""
+    spacing: str = "auto"
+    """Step grid of ddim / dpmpp: auto (dpmpp: log_snr, ddim: uniform, the best of each in
+    benchmarks/RESULTS.md) | uniform (in t) | log_snr | karras."""
 
 
 @dataclass

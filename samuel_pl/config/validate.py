@@ -120,7 +120,7 @@ NONNEG = number(0)
 FRACTION = number(0, 1)
 STEPS_OR_OFF = number(1, also=(-1,))
 SAMPLER_NAMES = _lazy("samuel_pl.diffusion.samplers", "SAMPLERS")
-SPACING_NAMES = _lazy("samuel_pl.diffusion.samplers", "SPACINGS")
+SPACING_NAMES = _lazy("samuel_pl.diffusion.samplers", "SPACING_CHOICES")
 
 RULES: dict[type, dict[str, Check]] = {
     FitConfig: {"task": one_of("diffusion", "vae")},

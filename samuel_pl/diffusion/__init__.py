@@ -13,10 +13,13 @@ from samuel_pl.diffusion.objective import (
     x0_from_v,
 )
 from samuel_pl.diffusion.samplers import (
+    BEST_SPACING,
     SAMPLERS,
+    SPACING_CHOICES,
     SPACINGS,
     Sampler,
     get_sampler,
+    resolve_spacing,
     sample_ancestral,
     sample_ddim,
     sample_dpmpp,
@@ -27,8 +30,10 @@ from samuel_pl.diffusion.schedule import CosineSchedule, cosine_betas
 
 __all__ = [
     "LOSS_WEIGHTS",
+    "BEST_SPACING",
     "SAMPLERS",
     "SPACINGS",
+    "SPACING_CHOICES",
     "CFGDenoiser",
     "CosineSchedule",
     "LossOutput",
@@ -36,6 +41,7 @@ __all__ = [
     "cosine_betas",
     "eps_from_v",
     "get_sampler",
+    "resolve_spacing",
     "loss_weight",
     "q_sample",
     "sample_ancestral",

@@ -27,6 +27,11 @@ StepCallback = Callable[[int, int, Tensor], None]
 
 SPACINGS = ("uniform", "log_snr", "karras")
 """Step grids: uniform in t | uniform in log-SNR | Karras et al. (2022) rho = 7 in sigma."""
+BEST_SPACING = {"dpmpp": "log_snr", "ddim": "uniform"}
+"""What ``spacing="auto"`` picks: the grid each sampler came closest to ancestral-800 on, at
+10, 15 and 25 steps, on a demo-trained model and on Gaussian data (benchmarks/RESULTS.md)."""
+SPACING_CHOICES = ("auto", *SPACINGS)
+"""Values of a ``spacing`` setting (config, CLI, web demo)."""
 KARRAS_RHO = 7.0
 
 
@@ -71,15 +76,21 @@ def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uni
     return ts
 
 
+def resolve_spacing(name: str, spacing: str) -> str:
+    """The grid ``spacing`` means for sampler ``name`` (``auto``: :data:`BEST_SPACING`)."""
+    return BEST_SPACING.get(name, "uniform") if spacing == "auto" else spacing
+
+
 def sampler_timesteps(
-    name: str, schedule: CosineSchedule, steps: int, spacing: str = "uniform"
+    name: str, schedule: CosineSchedule, steps: int, spacing: str = "auto"
 ) -> Tensor:
     """The grid sampler ``name`` runs on: ancestral walks every training step (the paper's DDPM
-    sampler; ``steps`` and ``spacing`` do not apply), the others ``steps`` times by ``spacing``."""
+    sampler; ``steps`` and ``spacing`` do not apply), the others ``steps`` times by ``spacing``
+    (one of :data:`SPACING_CHOICES`)."""
     get_sampler(name)
     if name == "ancestral":
         return torch.arange(schedule.train_steps - 1, -1, -1, dtype=torch.float64)
-    return sampling_timesteps(schedule, steps, spacing)
+    return sampling_timesteps(schedule, steps, resolve_spacing(name, spacing))
 
 
 def _x0_hat(model_fn: ModelFn, x: Tensor, t: float, schedule: CosineSchedule) -> Tensor:

@@ -128,7 +128,7 @@ def sample_windows(
     generator: torch.Generator,
     noise_generator: torch.Generator | None = None,
     eta: float = 0.0,
-    spacing: str = "uniform",
+    spacing: str = "auto",
     on_step: StepHook | None = None,
 ) -> Tensor:
     """Sample a (1, C, plan.total) normalised latent window by window.
@@ -139,7 +139,7 @@ def sample_windows(
         plan: from :func:`plan_windows`.
         generator: CPU generator for the initial noise of every window.
         noise_generator: generator of the samplers' noise (default: ``generator``).
-        spacing: step grid of ddim / dpmpp (:func:`samuel_pl.diffusion.sampling_timesteps`).
+        spacing: step grid of ddim / dpmpp (:func:`samuel_pl.diffusion.sampler_timesteps`).
         on_step: called as ``on_step(window_index, step_index)`` after every sampler step.
     """
     fn_sample = get_sampler(sampler)

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from samuel_pl.audio import read_audio
-from samuel_pl.diffusion import SPACINGS
+from samuel_pl.diffusion import SPACING_CHOICES
 
 # accepted file name extension -> format name shown to users
 FORMATS: dict[str, str] = {
@@ -93,8 +93,9 @@ def parse_settings(
     if sampler not in samplers:
         raise Rejected(400, f"unknown sampler {sampler!r}; choose one of {', '.join(samplers)}")
     spacing = query.get("spacing") or defaults.get("spacing", "")
-    if spacing and spacing not in SPACINGS:
-        raise Rejected(400, f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+    if spacing and spacing not in SPACING_CHOICES:
+        choices = ", ".join(SPACING_CHOICES)
+        raise Rejected(400, f"unknown spacing {spacing!r}; choose one of {choices}")
     steps = _number(query, "steps", int, defaults["steps"])
     if not 1 <= steps <= limits.max_steps:
         raise Rejected(400, f"steps must be between 1 and {limits.max_steps}, got {steps}")

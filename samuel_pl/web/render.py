@@ -13,7 +13,7 @@ import torch
 
 from samuel_pl.audio import convert_channels, resample, write_audio
 from samuel_pl.codecs.mel import mel_filterbank
-from samuel_pl.diffusion import SAMPLERS, SPACINGS
+from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES
 from samuel_pl.generation import Accompanist, mix_tracks, safe_peak
 from samuel_pl.web.jobs import Job, Progress
 
@@ -42,7 +42,7 @@ class Renderer:
             "sample_rate": self.acc.sample_rate,
             "channels": self.acc.channels,
             "samplers": sorted(SAMPLERS),
-            "spacings": list(SPACINGS),
+            "spacings": list(SPACING_CHOICES),
             "defaults": self.acc.settings(),
             "train_steps": int(self.acc.module.schedule.train_steps),
         }

@@ -245,6 +245,15 @@ def test_timesteps_span_and_decrease(spacing: str) -> None:
     assert torch.equal(sampler_timesteps("ancestral", SCHED, 12, spacing), every_step)
 
 
+def test_auto_spacing_is_the_measured_best_of_each_sampler() -> None:
+    """auto: log_snr for DPM++(2M), uniform for DDIM (benchmarks/RESULTS.md, sampling)."""
+    for name, grid in (("dpmpp", "log_snr"), ("ddim", "uniform")):
+        got = sampler_timesteps(name, SCHED, 10, "auto")
+        assert torch.equal(got, sampling_timesteps(SCHED, 10, grid)), name
+    with pytest.raises(ValueError, match="karras"):
+        sampling_timesteps(SCHED, 10, "auto")  # a grid kind only: auto needs the sampler
+
+
 def test_spacings_are_what_they_say() -> None:
     """uniform: equal t steps; log_snr: equal lambda steps; karras: equal sigma^(1/7) steps."""
     lam = SCHED.log_snr(sampling_timesteps(SCHED, 9, "log_snr"))

@@ -114,18 +114,32 @@ class TimeProbe(nn.Module):
         return torch.zeros_like(x)
 
 
-@pytest.mark.parametrize("spacing", ["uniform", "log_snr", "karras"])
-def test_the_spacing_reaches_the_sampler(fresh: Accompanist, debug_ckpt: Path, spacing: str):
+# (spacing asked, grid dpmpp runs, grid ddim runs): auto is log_snr for dpmpp, uniform for ddim
+GRIDS = [
+    ("uniform", "uniform", "uniform"),
+    ("log_snr", "log_snr", "log_snr"),
+    ("karras", "karras", "karras"),
+    ("auto", "log_snr", "uniform"),
+]
+
+
+@pytest.mark.parametrize(("spacing", "dpmpp_grid", "ddim_grid"), GRIDS, ids=[g[0] for g in GRIDS])
+def test_the_spacing_reaches_the_sampler(
+    fresh: Accompanist, debug_ckpt: Path, spacing: str, dpmpp_grid: str, ddim_grid: str
+) -> None:
     from samuel_pl.baselines.samuel import SamuelGenerator
     from samuel_pl.diffusion import sampling_timesteps
 
-    expect = sampling_timesteps(fresh.module.schedule, 4, spacing).float()
+    sched = fresh.module.schedule
     probe = fresh.module.ema.module = TimeProbe()
     one_window = vocal((WINDOW - 1) * HOP, SR_CODEC)
     fresh.generate(one_window, SR_CODEC, sampler="dpmpp", steps=4, spacing=spacing)
+    expect = sampling_timesteps(sched, 4, dpmpp_grid).float()
     torch.testing.assert_close(torch.tensor(probe.seen), expect)
     gen = SamuelGenerator(str(debug_ckpt), "ddim", 4, 1.0, spacing=spacing)
-    assert gen.name == f"samuel-ddim4-{spacing}-cfg1"
+    assert gen.name == f"samuel-ddim4-{ddim_grid}-cfg1"
     probe = gen.accompanist.module.ema.module = TimeProbe()
     gen.generate(one_window[0], SR_CODEC, "song")
-    torch.testing.assert_close(torch.tensor(probe.seen), expect)
+    torch.testing.assert_close(
+        torch.tensor(probe.seen), sampling_timesteps(sched, 4, ddim_grid).float()
+    )

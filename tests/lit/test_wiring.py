@@ -189,8 +189,15 @@ def test_sample_uses_the_configured_or_given_spacing() -> None:
 
     module = _module("sampling.spacing=karras", "sampling.cfg=1")
     module.ema.module = TimeProbe()
-    for given, used in ((None, "karras"), ("uniform", "uniform"), ("log_snr", "log_snr")):
+    cases = [
+        ("ddim", None, "karras"),
+        ("ddim", "uniform", "uniform"),
+        ("ddim", "log_snr", "log_snr"),
+        ("ddim", "auto", "uniform"),
+        ("dpmpp", "auto", "log_snr"),
+    ]
+    for sampler, given, used in cases:
         seen.clear()
-        module.sample(torch.randn(1, C, T), sampler="ddim", steps=5, spacing=given)
+        module.sample(torch.randn(1, C, T), sampler=sampler, steps=5, spacing=given)
         expect = sampling_timesteps(module.schedule, 5, used).float()
         torch.testing.assert_close(torch.tensor(seen), expect)

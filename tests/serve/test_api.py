@@ -38,7 +38,7 @@ def test_info_describes_model_and_limits(served: tuple[str, Any]) -> None:
     assert info["samplers"] == ["ancestral", "ddim", "dpmpp"]
     grid = SamplingConfig().spacing  # the debug config leaves the schema's default spacing
     assert info["defaults"] == {"sampler": "ddim", "steps": 3, "cfg": 1.5, "spacing": grid}
-    assert info["spacings"] == ["uniform", "log_snr", "karras"]
+    assert info["spacings"] == ["auto", "uniform", "log_snr", "karras"]
     assert info["sample_rate"] == SR_CODEC and info["device"] == "cpu"
     assert info["limits"]["max_seconds"] == MAX_SECONDS
     assert info["limits"]["max_bytes"] == MAX_BYTES
