@@ -38,7 +38,7 @@ def case(kind: str, batch: int, precision: str, length: int, threads: int, repea
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = SamuelUNet(ModelConfig())
+    model = SamuelUNet(ModelConfig(in_channels=64))
     x, c = torch.randn(batch, 64, length), torch.randn(batch, 64, length)
     t = torch.rand(batch) * 799
 
@@ -97,7 +97,7 @@ def main() -> int:
     cfg = {(r["case"], r["B"], r["precision"]): r.get("time_s") for r in rows}
     fwd2 = cfg.get(("forward", 2, "fp32"))
     meta = {
-        "model": "SamuelUNet(ModelConfig()) paper config, 15.4M parameters",
+        "model": "SamuelUNet(ModelConfig(in_channels=64)) paper config, 15.4M parameters",
         "time_method": f"median of {args.repeats} runs after one warm-up, fresh process per case",
         "memory_method": "peak extra RSS of the warm-up call "
         "(VmHWM reset via /proc/self/clear_refs)",

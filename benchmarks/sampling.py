@@ -7,13 +7,16 @@ mel-codec decode (hop 1024 at 22050 Hz: the same 21.53 frames/s). Ancestral-800 
 its first steps and extrapolated linearly to 800.
 
 Quality: a demo-trained model (``--ckpt``; auto: the newest runs/demo-long-* or runs/demo-*
-last.ckpt; else the debug config trained briefly). Each sampler/NFE samples the same vocal crops
-with the same seeds as ancestral-800; reported are the Frechet distance between per-frame latent
-vectors (normalised space) and to ancestral-800's, the squared distance of per-channel mean/std,
+last.ckpt; else the debug config trained briefly). DPM++(2M) and DDIM at 10/15/25 steps on each
+step spacing (uniform in t | log-SNR | Karras rho = 7) sample the same vocal crops (the
+checkpoint's crop length, ``--clips-per-song`` consecutive crops from the middle of each test
+song) with the same seeds as ancestral-800, at the checkpoint's guidance scale; reported are the
+Frechet distance between per-frame latent vectors (normalised space) and ancestral-800's, with
+ancestral-800 on other seeds as the noise floor, the squared distance of per-channel mean/std,
 and, for a model trained on the demo set, FD-mel (the evaluation suite's weight-free embedding)
 of the decoded crops against the real accompaniment crops of the test songs.
 
-    python benchmarks/sampling.py [--quick] [--ckpt CKPT|none] [--threads N]
+    python benchmarks/sampling.py [--quick] [--ckpt CKPT|none] [--threads N] [--skip-speed]
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import write_results  # noqa: E402
 
+from samuel_pl.diffusion.samplers import SPACINGS  # noqa: E402
+
 FRAMES, FRAME_RATE = 1024, 44100 / 2048
 CLIP_S = FRAMES / FRAME_RATE  # 47.55 s
 FAST = [("ddim", 10), ("ddim", 25), ("ddim", 50), ("dpmpp", 10), ("dpmpp", 25)]
+QUALITY_SAMPLERS = ("dpmpp", "ddim")
+QUALITY_STEPS = (10, 15, 25)
 
 
 class _Stop(Exception):
@@ -46,11 +53,11 @@ def speed_rows(quick: bool, cfg_scale: float) -> tuple[list[dict[str, Any]], dic
 
     from samuel_pl.codecs.mel import MelCodec
     from samuel_pl.config.schema import ModelConfig
-    from samuel_pl.diffusion import CFGDenoiser, CosineSchedule, get_sampler
+    from samuel_pl.diffusion import CFGDenoiser, CosineSchedule, get_sampler, sampler_timesteps
     from samuel_pl.nn import SamuelUNet
 
     torch.manual_seed(0)
-    net = SamuelUNet(ModelConfig()).eval()
+    net = SamuelUNet(ModelConfig(in_channels=64)).eval()
     sched = CosineSchedule(800)
     cond = torch.randn(1, 64, FRAMES)
     fn = CFGDenoiser(net, cond, cfg_scale)
@@ -76,7 +83,8 @@ def speed_rows(quick: bool, cfg_scale: float) -> tuple[list[dict[str, Any]], dic
             with torch.inference_mode():
                 x_T = torch.randn(1, 64, FRAMES)
                 stamps[0] = time.perf_counter()
-                get_sampler(name)(fn, x_T, sched, steps, callback=cb, generator=gen)
+                ts = sampler_timesteps(name, sched, steps)
+                get_sampler(name)(fn, x_T, sched, ts, callback=cb, generator=gen)
         except _Stop:
             pass
         return [b - a for a, b in zip(stamps[:-1], stamps[1:], strict=True)]
@@ -150,23 +158,30 @@ def default_ckpt() -> Path | None:
     return None
 
 
-def test_crops(acc: Any, n: int) -> tuple[list, list]:
-    """(vocal crops, accompaniment crops) ``(1, n)``, one from the middle of each test song of
-    the model's demo data (the evaluation suites' clips); empty for a non-demo model."""
+def test_crops(acc: Any, n: int, per_song: int = 1) -> tuple[list, list]:
+    """(vocal crops, accompaniment crops) ``(1, n)``: ``per_song`` consecutive crops from the
+    middle of each test song of the model's demo data (the evaluation suites' clips); empty for
+    a non-demo model."""
     from samuel_pl.config.suite import SuiteConfig
     from samuel_pl.evaluation import load_clips
 
     if acc.cfg.data.source != "demo":
         return [], []
-    suite = SuiteConfig(data=acc.cfg.data, split="test", clip_seconds=n / acc.sample_rate,
+    seconds = per_song * n / acc.sample_rate
+    suite = SuiteConfig(data=acc.cfg.data, split="test", clip_seconds=seconds,
                         sample_rate=acc.sample_rate)  # fmt: skip
     vocals, accs = load_clips(suite)
-    return list(vocals.values()), [accs[k] for k in vocals]
+    cut = [(v[:, i * n : (i + 1) * n], accs[k][:, i * n : (i + 1) * n])
+           for k, v in vocals.items() for i in range(per_song)]  # fmt: skip
+    cut = [(v, a) for v, a in cut if v.shape[-1] == n]
+    return [v for v, _ in cut], [a for _, a in cut]
 
 
-def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict], dict]:
-    """Latent distance of each sampler/NFE to ancestral-800 on the same vocals and seeds, and
-    FD-mel against the real test accompaniments for a demo-trained model."""
+def quality_rows(
+    ckpt: Path, demo: Path | None, quick: bool, per_song: int, fd_mel_rows: bool
+) -> tuple[list[dict], dict]:
+    """Latent distance of each sampler/spacing/NFE to ancestral-800 on the same vocals and
+    seeds, and FD-mel against the real test accompaniments for a demo-trained model."""
     import numpy as np
     import torch
 
@@ -178,7 +193,7 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
     acc = Accompanist.from_checkpoint(ckpt, "cpu")
     mod, w = acc.module, acc.window
     n = acc.codec.num_samples(w)
-    crops, refs = ([], []) if demo else test_crops(acc, n)
+    crops, refs = ([], []) if demo else test_crops(acc, n, per_song)
     for p in sorted(demo.glob("*/vocals.*")) if demo else []:
         audio, _ = read_audio(p, acc.sample_rate, 1)
         for start in range(0, audio.shape[-1] - n + 1, n)[:4]:
@@ -190,7 +205,7 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
     cond = mod.normalize(acc.codec.encode(x, acc.sample_rate)[..., :w])  # (B, C, W)
     seeds = (0,) if quick else (0, 1)
 
-    embedder = build_embedder("mel") if refs else None
+    embedder = build_embedder("mel") if refs and fd_mel_rows else None
     ref_emb = (
         gaussian_stats(np.concatenate([embedder.embed(a, acc.sample_rate) for a in refs]))
         if embedder is not None
@@ -198,11 +213,12 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
     )
     first: dict[str, Any] = {}
 
-    def run(name: str, steps: int, seed_offset: int = 0) -> np.ndarray:
+    def run(name: str, steps: int, spacing: str, seed_offset: int = 0) -> np.ndarray:
         outs = []
         for s in seeds:
             g = torch.Generator().manual_seed(1000 * s + seed_offset)
-            outs.append(mod.sample(cond, sampler=name, steps=steps, generator=g, normalized=True))
+            outs.append(mod.sample(cond, sampler=name, steps=steps, spacing=spacing, generator=g,
+                                   normalized=True))  # fmt: skip
         first["z"] = outs[0]  # (B, C, W) of the first seed: decoded for FD-mel
         z = torch.cat(outs)  # (S*B, C, W)
         return z.permute(0, 2, 1).reshape(-1, z.shape[1]).numpy()  # (frames, C)
@@ -217,36 +233,69 @@ def quality_rows(ckpt: Path, demo: Path | None, quick: bool) -> tuple[list[dict]
     def stats(v: np.ndarray) -> np.ndarray:
         return np.concatenate([v.mean(0), v.std(0)])
 
-    ref = run("ancestral", 800)
+    ref = run("ancestral", 800, "uniform")
     mu_r, s_r = gaussian_stats(ref)
     rows = []
-    cases = [("ancestral", 800, 7)] + [(s, k, 0) for s, k in FAST]
-    cases += [] if quick else [("ddim", 5, 0), ("dpmpp", 5, 0)]
-    for name, steps, off in cases:
+    steps_grid = (10, 25) if quick else QUALITY_STEPS
+    cases = [("ancestral", "-", 800, 7)]
+    cases += [(s, sp, k, 0) for s in QUALITY_SAMPLERS for sp in SPACINGS for k in steps_grid]
+    for name, spacing, steps, off in cases:
         t0 = time.perf_counter()
-        z = run(name, steps, off)
+        z = run(name, steps, "uniform" if spacing == "-" else spacing, off)
         mu, s = gaussian_stats(z)
         rows.append({
             "sampler": name + (" (other seeds: noise floor)" if off else ""),
+            "spacing": spacing,
             "steps": steps,
             "frechet_to_anc800": frechet_distance(mu, s, mu_r, s_r),
             "meanstd_sqdist_to_anc800": float(np.mean((stats(z) - stats(ref)) ** 2)),
             "seconds": time.perf_counter() - t0,
             "fd_mel_vs_test": fd_mel(),
         })  # fmt: skip
+    best = {
+        f"best_spacing_{name}{k}": min(
+            (r for r in rows if r["sampler"] == name and r["steps"] == k),
+            key=lambda r: r["frechet_to_anc800"],
+        )["spacing"]
+        for name in QUALITY_SAMPLERS
+        for k in steps_grid
+    }
     notes = {
         "quality_ckpt": str(ckpt),
         "quality_ckpt_steps": int(
             torch.load(ckpt, map_location="cpu", weights_only=True).get("global_step", -1)
         ),
         "fd_mel_reference": f"{len(refs)} real accompaniment crops of the test songs"
-        if refs
-        else "none (model not trained on the demo source)",
+        if embedder is not None
+        else "none (model not trained on the demo source, or --no-fd-mel)",
         "quality_clips": int(cond.shape[0]),
+        "quality_clips_note": f"{per_song} consecutive crops from the middle of each test song"
+        if refs
+        else "debug/synthetic vocal crops",
         "quality_seeds": len(seeds),
         "quality_frames_per_clip": w,
+        "quality_cfg": mod.cfg.sampling.cfg,
+        **best,
     }
     return rows, notes
+
+
+def earlier_speed_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The speed rows and notes of the last results/sampling.json (``--skip-speed``)."""
+    import json
+
+    from common import RESULTS_DIR
+
+    path = RESULTS_DIR / "sampling.json"
+    if not path.is_file():
+        raise SystemExit(f"--skip-speed needs an earlier {path}")
+    old = json.loads(path.read_text(encoding="utf-8"))
+    rows = [r for r in old["rows"] if str(r.get("table", "")).startswith("speed")]
+    keep = ("mel_decode_s", "ancestral_note", "fast_sampler_time",
+            "target_dpmpp25_rtf_latent_le_0.05", "target_dpmpp25_speedup_ge_60")  # fmt: skip
+    notes = {k: old["meta"][k] for k in keep if k in old["meta"]}
+    notes["speed_rows"] = f"kept from the run of {old['meta']['date']} (--skip-speed)"
+    return [{k: v for k, v in r.items() if k != "table"} for r in rows], notes
 
 
 def main() -> None:
@@ -260,11 +309,17 @@ def main() -> None:
     p.add_argument("--train-steps", type=int, default=300, help="debug training steps")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cfg", type=float, default=2.5, help="guidance scale for the speed table")
+    p.add_argument("--clips-per-song", type=int, default=4, help="quality crops per test song")
+    p.add_argument("--no-fd-mel", action="store_true", help="skip FD-mel (Griffin-Lim decodes)")
+    p.add_argument(
+        "--skip-speed", action="store_true",
+        help="keep the speed rows of the last results/sampling.json (quality table only)",
+    )  # fmt: skip
     args = p.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    speed, notes = speed_rows(args.quick, args.cfg)
+    speed, notes = earlier_speed_rows() if args.skip_speed else speed_rows(args.quick, args.cfg)
     with tempfile.TemporaryDirectory(prefix="bench-sampling-") as tmp:
         demo = None
         if args.ckpt == "auto":
@@ -275,10 +330,12 @@ def main() -> None:
             steps = 150 if args.quick else args.train_steps
             ckpt = train_debug(Path(tmp), steps)
             demo, notes["quality_train_steps"] = Path(tmp) / "demo", steps
-        quality, qnotes = quality_rows(ckpt, demo, args.quick)
+        quality, qnotes = quality_rows(
+            ckpt, demo, args.quick, args.clips_per_song, not args.no_fd_mel
+        )
     rows = [{"table": "speed (paper U-Net, T=1024, CFG)", **r} for r in speed]
     label = "debug model" if demo else f"demo model {qnotes['quality_ckpt_steps']} steps"
-    rows += [{"table": f"quality vs NFE ({label})", **r} for r in quality]
+    rows += [{"table": f"quality vs NFE and spacing ({label})", **r} for r in quality]
     meta = {"clip_seconds": round(CLIP_S, 2), "cfg": args.cfg, "quick": args.quick}
     write_results("sampling", rows, {**notes, **qnotes, **meta, "threads": args.threads})
     for r in rows:

@@ -117,3 +117,92 @@ def test_cli_bogus_key_is_one_line_without_traceback() -> None:
     assert len(lines) == 1, proc.stderr
     assert "bogus_key" in lines[0] and "model" in lines[0] and "trainer" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+DEBUG = REPO / "experiments" / "debug.yaml"
+# (key, bad value, a word of what the message must list as allowed)
+BAD_VALUES = [
+    ("sampling.sampler", "dpmp", "ancestral | ddim | dpmpp"),
+    ("sampling.spacing", "logsnr", "uniform | log_snr | karras"),
+    ("codec.type", "mell", "mel | stable_audio | vae"),
+    ("model.mix_schedule", "foo", "alpha_bar"),
+    ("diffusion.loss_weight", "bar", "min_snr"),
+    ("trainer.max_steps", "-5", "-1 or a finite number >= 1"),
+    ("model.window", "0", ">= 1"),
+    ("optim.lr", "nan", "> 0"),
+    ("data.batch_size", "0", ">= 1"),
+    ("model.heads", "3", "even head width"),
+    ("data.crop_frames", "33", "multiple of 2"),
+    ("codec.scale", "bark", "mel | log"),
+    ("data.pitch_shift", "-1", ">= 0"),
+    ("data.pitch_shift", "3", "codec.scale=log"),  # the debug config's codec is the mel scale
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+def test_bad_value_error_names_key_value_and_allowed(key: str, value: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(DEBUG, [f"{key}={value}"])
+    msg = str(err.value)
+    assert "\n" not in msg and allowed in msg, msg
+    assert f"{key}={value!r}" in msg or f"{key}={value}" in msg, msg
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+def test_fit_refuses_a_bad_value_before_creating_anything(
+    debug_overrides: list[str], tmp_path: Path, capsys, key: str, value: str, allowed: str
+) -> None:
+    from samuel_pl.cli.main import main
+
+    assert main(["fit", "--config", str(DEBUG), *debug_overrides, f"{key}={value}"]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and key in lines[0] and allowed in lines[0], lines
+    assert list(tmp_path.iterdir()) == []  # no run folder, config.yaml, latent cache, mlruns.db
+
+
+def test_fit_validates_a_config_built_in_code(tmp_path: Path) -> None:
+    from samuel_pl.lit.fit import fit
+
+    cfg = load_config(DEBUG, [f"run.dir={tmp_path / 'run'}"])
+    cfg.sampling.sampler = "dpmp"
+    with pytest.raises(ConfigError, match="sampling.sampler='dpmp'"):
+        fit(cfg)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_problem_is_named_on_one_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(DEBUG, ["model.window=0", "data.batch_size=0"])
+    msg = str(err.value)
+    assert "model.window=0" in msg and "data.batch_size=0" in msg and "\n" not in msg
+
+
+def test_suite_generators_are_validated() -> None:
+    from samuel_pl.config.suite import SuiteConfig
+
+    with pytest.raises(ConfigError, match=r"generators\[0\].spacing='linear'"):
+        load_config(None, ["generators=[{type: samuel, spacing: linear}]"], schema=SuiteConfig)
+
+
+def test_rules_name_real_fields_and_choices_match_registries() -> None:
+    import dataclasses
+
+    from samuel_pl.codecs import codec_types
+    from samuel_pl.config.validate import CODEC_TYPES, DATA_SOURCES, RULES
+    from samuel_pl.data.sources import SOURCES
+
+    for cls, rules in RULES.items():
+        assert set(rules) <= {f.name for f in dataclasses.fields(cls)}, cls
+    assert {"mel", "stable_audio", "vae"} <= set(codec_types()) <= set(CODEC_TYPES)
+    assert tuple(SOURCES) == DATA_SOURCES
+
+
+def test_model_in_channels_default_follows_the_codec() -> None:
+    from samuel_pl.lit import LitSamuel
+
+    cfg = load_config(DEBUG, ["codec.n_mels=8"])
+    assert cfg.model.in_channels == 0  # not set: the codec decides
+    module = LitSamuel(cfg)
+    assert module.cfg.model.in_channels == 8 == module.latent_mean.numel()
+    assert module.hparams["config"]["model"]["in_channels"] == 8  # saved resolved
+    assert module.model.in_x.in_channels == 8

@@ -66,7 +66,9 @@ def build_generators(
             ckpt = g.ckpt or default_ckpt
             if not ckpt:
                 raise SamuelError("the samuel generator needs a checkpoint: pass --ckpt CKPT")
-            out.append(SamuelGenerator(ckpt, g.sampler, g.steps, g.cfg, seed, g.name))
+            out.append(
+                SamuelGenerator(ckpt, g.sampler, g.steps, g.cfg, seed, g.name, spacing=g.spacing)
+            )
         elif g.type == "ground_truth":
             out.append(GroundTruth(references, g.name))
         elif g.type == "random_pairing":

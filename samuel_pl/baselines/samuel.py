@@ -10,21 +10,34 @@ from samuel_pl.baselines.base import fit_length
 
 
 class SamuelGenerator:
-    """SAMUeL accompaniment with a given sampler, step count and guidance scale."""
+    """SAMUeL accompaniment with a given sampler, step count, guidance scale and step spacing
+    (``spacing`` '': the checkpoint's ``sampling.spacing``)."""
 
     def __init__(
-        self, ckpt: str, sampler: str, steps: int, cfg: float, seed: int = 0, name: str = ""
+        self,
+        ckpt: str,
+        sampler: str,
+        steps: int,
+        cfg: float,
+        seed: int = 0,
+        name: str = "",
+        spacing: str = "",
     ) -> None:
+        from samuel_pl.diffusion import resolve_spacing
         from samuel_pl.generation import Accompanist
         from samuel_pl.metrics import count_parameters
 
         self.ckpt = Path(ckpt)
         self.accompanist = Accompanist.from_checkpoint(ckpt)
         self.sampler, self.steps, self.cfg, self.seed = sampler, steps, cfg, seed
+        self.spacing = spacing or self.accompanist.cfg.sampling.spacing
         self.parameters = count_parameters(self.accompanist.module.model)
-        self.name = name or f"samuel-{sampler}{steps}-cfg{cfg:g}"
+        grid = "" if sampler == "ancestral" else f"-{resolve_spacing(sampler, self.spacing)}"
+        self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}"
         stat = self.ckpt.stat()
-        self.cache_key = f"{self.name}:{self.ckpt.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}"
+        weights = f"{self.ckpt.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        self.cache_key = f"{self.name}:{settings}:{weights}"
 
     def available(self) -> tuple[bool, str]:
         return True, ""
@@ -38,6 +51,7 @@ class SamuelGenerator:
             sampler=self.sampler,
             steps=self.steps,
             cfg=self.cfg,
+            spacing=self.spacing,
             seed=self.seed,
         )
         sr_out = self.accompanist.sample_rate

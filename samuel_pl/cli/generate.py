@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from samuel_pl.audio import DecodeLimits, ensure_writable_dir
-from samuel_pl.diffusion import SAMPLERS
+from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES, resolve_spacing
 from samuel_pl.errors import SamuelError
 
 
@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (NFE per window)")
     parser.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
+    parser.add_argument(
+        "--spacing",
+        choices=SPACING_CHOICES,
+        default=None,
+        help="step grid of ddim/dpmpp; auto: log_snr for dpmpp, uniform for ddim (default: the "
+        "checkpoint's sampling.spacing)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu) | cpu | cuda | mps"
@@ -110,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                     sampler=args.sampler,
                     steps=args.steps,
                     cfg=args.cfg,
+                    spacing=args.spacing,
                     seed=args.seed,
                     progress=not args.quiet,
                     limits=limits,
@@ -128,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         s = res.settings
         print(
             f"wrote {job.out} ({seconds:.2f} s, {len(res.plan.starts)} window(s), "
-            f"{s['sampler']}-{s['steps']} cfg {s['cfg']:g})"
-            + (f" and {job.mix}" if job.mix else "")
+            f"{s['sampler']}-{s['steps']} {resolve_spacing(s['sampler'], s['spacing'])} "
+            f"cfg {s['cfg']:g})" + (f" and {job.mix}" if job.mix else "")
         )
     if audio_s > 0:
         print(

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from samuel_pl.config.schema import CodecConfig
+from samuel_pl.config.validate import allow_codec_type
 from samuel_pl.errors import SamuelError
 
 
@@ -118,6 +119,16 @@ class LatentCodec(nn.Module, abc.ABC):
     def decode(self, latent: Tensor) -> Tensor:
         """Decode latents (B, latent_channels, T) to audio (B, audio_channels, N)."""
 
+    @torch.no_grad()
+    def silence(self, frames: int = 32) -> Tensor:
+        """Latent frame (latent_channels,) of digital silence: the middle frame of ``frames``
+        encoded silent frames, i.e. what zero-padded audio encodes to away from its edges."""
+        ref = next(iter([*self.parameters(), *self.buffers()]), None)
+        device = ref.device if ref is not None else torch.device("cpu")
+        audio = torch.zeros(1, self.audio_channels, self.num_samples(frames), device=device)
+        z = self.encode(audio, self.sample_rate)  # (1, latent_channels, T)
+        return z[0, :, z.shape[-1] // 2].float().cpu()
+
     def describe(self) -> dict[str, Any]:
         """JSON-friendly summary for manifests and logs."""
         return {
@@ -148,8 +159,10 @@ _PLANNED: dict[str, str] = {}
 
 
 def register_codec(name: str, factory: str | CodecFactory) -> None:
-    """Register ``factory`` (callable or ``"module:attr.path"``) for ``cfg.codec.type == name``."""
+    """Register ``factory`` (callable or ``"module:attr.path"``) for ``cfg.codec.type == name``
+    (configs with ``codec.type=name`` then validate)."""
     _REGISTRY[name] = factory
+    allow_codec_type(name)
     _PLANNED.pop(name, None)
 
 

@@ -15,6 +15,7 @@ from samuel_pl.config.schema import (
     TrainerConfig,
 )
 from samuel_pl.config.vae import VAEConfig
+from samuel_pl.config.validate import validate
 
 __all__ = [
     "CallbackConfig",
@@ -33,4 +34,5 @@ __all__ = [
     "load_config",
     "to_dict",
     "to_yaml",
+    "validate",
 ]

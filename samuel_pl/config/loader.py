@@ -17,13 +17,9 @@ from omegaconf.errors import (
 )
 
 from samuel_pl.config.schema import FitConfig
-from samuel_pl.errors import SamuelError
+from samuel_pl.config.validate import ConfigError, validate
 
 T = TypeVar("T")
-
-
-class ConfigError(SamuelError):
-    """A config file or override that does not fit the schema (one-line message)."""
 
 
 def _node_keys(schema: Any, dotted: str) -> tuple[str, list[str]]:
@@ -95,10 +91,12 @@ def load_config(
     overrides: list[str] | None = None,
     schema: type[T] = FitConfig,  # type: ignore[assignment]
 ) -> T:
-    """Merge ``path`` (YAML) and ``overrides`` (``a.b=value``) onto ``schema``; return the object.
+    """Merge ``path`` (YAML) and ``overrides`` (``a.b=value``) onto ``schema``; return the object
+    once every choice and range is valid (:func:`samuel_pl.config.validate.validate`).
 
     Raises:
-        ConfigError: unknown key (names it and the valid keys), wrong type, bad YAML or override.
+        ConfigError: unknown key (names it and the valid keys), wrong type, bad YAML or override,
+            a value out of its range or choices (names key, value and the allowed values).
     """
     base = OmegaConf.structured(schema)
     instance = schema()
@@ -124,9 +122,11 @@ def load_config(
         except OmegaConfBaseException as exc:
             raise _translate(exc, instance, "override") from None
     try:
-        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+        cfg: T = OmegaConf.to_object(merged)  # type: ignore[assignment]
     except OmegaConfBaseException as exc:
         raise _translate(exc, instance, str(path or "config")) from None
+    validate(cfg)
+    return cfg
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

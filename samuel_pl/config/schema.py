@@ -109,8 +109,9 @@ class CodecConfig:
 
 @dataclass
 class ModelConfig:
-    in_channels: int = 64
-    """Latent channels of x_t, the vocal condition and the output."""
+    in_channels: int = 0
+    """Latent channels of x_t, the vocal condition and the output; 0: the codec's latent
+    channels (filled in when the model is built)."""
     channels: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
     """Width of each U-Net level; the last is the bottleneck."""
     time_dim: int = 512
@@ -232,6 +233,9 @@ class SamplingConfig:
     """Classifier-free guidance scale (1 = no guidance)."""
     eta: float = 0.0
     """DDIM stochasticity."""
+    spacing: str = "auto"
+    """Step grid of ddim / dpmpp: auto (dpmpp: log_snr, ddim: uniform, the best of each in
+    benchmarks/RESULTS.md) | uniform (in t) | log_snr | karras."""
 
 
 @dataclass

@@ -22,6 +22,9 @@ class GeneratorConfig:
     """samuel: sampler steps."""
     cfg: float = 2.0
     """samuel: classifier-free guidance scale."""
+    spacing: str = ""
+    """samuel: step grid, auto | uniform | log_snr | karras ('': the checkpoint's
+    sampling.spacing)."""
     path: str = ""
     """folder: a folder with one ``<song_id>.<ext>`` accompaniment per test song;
     musicgen: a local Hugging Face MusicGen-melody folder (default ``models/musicgen-melody``)."""

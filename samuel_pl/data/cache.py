@@ -110,6 +110,8 @@ class LatentCache:
         manifest: the parsed ``manifest.json``.
         codec_id: id of the codec that made the latents.
         reused: True when :func:`build_cache` found this cache already complete.
+        silence: (latent_channels,) float32 latent of encoded silence, the padding past a song's
+            end (set by :func:`build_cache` from the codec; None when opened without one).
     """
 
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
@@ -118,6 +120,7 @@ class LatentCache:
         self.codec_id: str = manifest["codec_id"]
         self.fingerprint: str = manifest["fingerprint"]
         self.reused = False
+        self.silence: np.ndarray | None = None
         self._songs = {s["id"]: s for s in manifest["songs"]}
 
     @classmethod
@@ -311,6 +314,7 @@ def build_cache(
     if not force and (path / MANIFEST).is_file():
         cache = LatentCache.open(path, codec.codec_id, fingerprint)
         cache.reused = True
+        cache.silence = codec.silence().numpy()
         return cache
     ensure_writable_dir(path, "latent cache folder")
     (path / "songs").mkdir(parents=True, exist_ok=True)
@@ -359,7 +363,9 @@ def build_cache(
     manifest = _manifest(cfg, codec, source, fingerprint, entries, skipped, path, t0)
     _write_json(path / MANIFEST, manifest)
     (path / PARTIAL).unlink(missing_ok=True)
-    return LatentCache.open(path, codec.codec_id, fingerprint)
+    cache = LatentCache.open(path, codec.codec_id, fingerprint)
+    cache.silence = codec.silence().numpy()
+    return cache
 
 
 def _remove_unreferenced(path: Path, entries: list[dict[str, Any]]) -> None:

@@ -13,9 +13,10 @@ from samuel_pl.config import FitConfig
 from samuel_pl.errors import DataError
 
 
-def _crop(arr: np.ndarray, start: int, length: int) -> np.ndarray:
-    """Crop (C, T) to (C, length) from ``start``; zero-pads (the normalised mean) past the end."""
-    out = np.zeros((arr.shape[0], length), dtype=np.float32)
+def _crop(arr: np.ndarray, start: int, length: int, pad: np.ndarray) -> np.ndarray:
+    """Crop (C, T) to (C, length) from ``start``; frames past the end are ``pad`` (C,), the
+    encoded silence that generation pads vocals with."""
+    out = np.repeat(np.asarray(pad, dtype=np.float32)[:, None], length, axis=1)  # (C, length)
     piece = np.asarray(arr[:, start : start + length], dtype=np.float32)
     out[:, : piece.shape[1]] = piece
     return out
@@ -31,6 +32,7 @@ class LatentCrops(Dataset):
         songs: song ids to draw from.
         crop_frames: T, frames per crop.
         mean, std: per-channel statistics (C,) from the train split.
+        pad: (C,) codec latent past a song's end (the cache's encoded silence).
         random_crops: number of random crops per epoch; 0 means deterministic crops.
         crops_per_song: deterministic crops per song (when ``random_crops`` is 0).
         seed: seed of the random crops (combined with the index and ``epoch``).
@@ -48,6 +50,7 @@ class LatentCrops(Dataset):
         crop_frames: int,
         mean: np.ndarray,
         std: np.ndarray,
+        pad: np.ndarray,
         random_crops: int = 0,
         crops_per_song: int = 1,
         seed: int = 0,
@@ -62,6 +65,7 @@ class LatentCrops(Dataset):
         self.crop = crop_frames
         self.mean = mean.astype(np.float32)[:, None]  # (C, 1)
         self.std = np.maximum(std.astype(np.float32), 1e-5)[:, None]  # (C, 1)
+        self.pad = np.asarray(pad, dtype=np.float32).reshape(-1)  # (C,)
         self.random_crops = random_crops
         self.seed = seed
         self.shift_bins, self.shift_step, self.shift_fill = shift_bins, shift_step, shift_fill
@@ -112,8 +116,8 @@ class LatentCrops(Dataset):
     def __getitem__(self, idx: int) -> dict[str, Any]:
         i, start, k = self._locate(idx)
         vocals, accomp = self.cache.load(self.songs[i])  # (C, N) each, memory-mapped
-        v = (self._transpose(_crop(vocals, start, self.crop), k) - self.mean) / self.std  # (C, T)
-        a = (self._transpose(_crop(accomp, start, self.crop), k) - self.mean) / self.std  # (C, T)
+        v = (self._transpose(_crop(vocals, start, self.crop, self.pad), k) - self.mean) / self.std
+        a = (self._transpose(_crop(accomp, start, self.crop, self.pad), k) - self.mean) / self.std
         return {
             "vocals": torch.from_numpy(v),
             "accompaniment": torch.from_numpy(a),
@@ -149,7 +153,15 @@ class SamuelDataModule(pl.LightningDataModule):
             self.cache = ensure_cache(self.config)
         d = self.config.data
         mean, std = np.asarray(self.cache.mean), np.asarray(self.cache.std)
-        common = {"cache": self.cache, "crop_frames": d.crop_frames, "mean": mean, "std": std}
+        if self.cache.silence is None:
+            raise DataError(f"{self.cache.path}: the latent cache carries no encoded silence")
+        common = {
+            "cache": self.cache,
+            "crop_frames": d.crop_frames,
+            "mean": mean,
+            "std": std,
+            "pad": self.cache.silence,
+        }
         if self.train_set is None:
             self.train_set = LatentCrops(
                 songs=self.cache.songs("train"),
@@ -169,15 +181,14 @@ class SamuelDataModule(pl.LightningDataModule):
 
     def _shift_args(self) -> dict[str, Any]:
         """LatentCrops' transposition arguments from ``data.pitch_shift`` (log codec only)."""
+        from samuel_pl.config.validate import pitch_shift_problem
+
         d, c = self.config.data, self.config.codec
         if d.pitch_shift <= 0:
             return {}
-        if c.type != "mel" or c.scale != "log" or c.bins_per_octave % 12:
-            raise DataError(
-                f"data.pitch_shift={d.pitch_shift} needs codec.type=mel, codec.scale=log and "
-                f"codec.bins_per_octave a multiple of 12 (got type={c.type}, scale={c.scale}, "
-                f"bins_per_octave={c.bins_per_octave}): only there is transposing a shift"
-            )
+        problem = pitch_shift_problem(self.config)
+        if problem:
+            raise DataError(problem)
         from samuel_pl.codecs.mel import LOG_FLOOR
 
         step = c.bins_per_octave // 12

@@ -33,12 +33,13 @@ from samuel_pl.audio import (
     write_bytes_atomic,
 )
 from samuel_pl.config.schema import DataConfig
+from samuel_pl.config.validate import DATA_SOURCES
 from samuel_pl.errors import AudioError, DataError
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-SOURCES = ("demo", "musdb", "folder", "manifest")
+SOURCES = DATA_SOURCES  # the config schema validates data.source against this list
 MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
 SILENCE_PEAK = 1e-4  # -80 dBFS: a stem quieter than this everywhere counts as silent
 _SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val", "training": "train"}

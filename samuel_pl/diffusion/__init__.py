@@ -13,19 +13,27 @@ from samuel_pl.diffusion.objective import (
     x0_from_v,
 )
 from samuel_pl.diffusion.samplers import (
+    BEST_SPACING,
     SAMPLERS,
+    SPACING_CHOICES,
+    SPACINGS,
     Sampler,
     get_sampler,
+    resolve_spacing,
     sample_ancestral,
     sample_ddim,
     sample_dpmpp,
+    sampler_timesteps,
     sampling_timesteps,
 )
 from samuel_pl.diffusion.schedule import CosineSchedule, cosine_betas
 
 __all__ = [
     "LOSS_WEIGHTS",
+    "BEST_SPACING",
     "SAMPLERS",
+    "SPACINGS",
+    "SPACING_CHOICES",
     "CFGDenoiser",
     "CosineSchedule",
     "LossOutput",
@@ -33,11 +41,13 @@ __all__ = [
     "cosine_betas",
     "eps_from_v",
     "get_sampler",
+    "resolve_spacing",
     "loss_weight",
     "q_sample",
     "sample_ancestral",
     "sample_ddim",
     "sample_dpmpp",
+    "sampler_timesteps",
     "sampling_timesteps",
     "training_loss",
     "v_from_x0_eps",

@@ -1,14 +1,18 @@
-"""Samplers as free functions with one signature (k-diffusion style).
+"""Samplers as free functions over a timesteps tensor (k-diffusion style).
 
-``sample_xxx(model_fn, x_T, schedule, steps, *, callback=None, generator=None, **kw) -> x0``
-where ``model_fn(x (B,C,T), t (B,) float step units) -> v``; guidance is bound by a wrapper
-(:class:`~samuel_pl.diffusion.guidance.CFGDenoiser`). x_t is never clamped. ``callback`` gets
-``(step_index, total, x)`` after every step. The fast samplers evaluate the model ``steps`` times
-at ``t_0 = T-1 > ... > t_{steps-1} = 0`` and end on the last x0 prediction.
+``sample_xxx(model_fn, x_T, schedule, timesteps, *, callback=None, generator=None, **kw) -> x0``
+where ``model_fn(x (B,C,T), t (B,) float step units) -> v`` and ``timesteps`` is a decreasing
+float64 grid (n,) from :func:`sampler_timesteps` (its last entry is 0). Guidance is bound by a
+wrapper (:class:`~samuel_pl.diffusion.guidance.CFGDenoiser`). x_t is never clamped. ``callback``
+gets ``(step_index, n, x)`` after every step. Every sampler evaluates the model once per grid
+point and ends on the last x0 prediction.
+
+Noise is drawn on the generator's device and moved to x's (a CPU generator works for a CUDA x).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -21,6 +25,15 @@ from samuel_pl.diffusion.schedule import CosineSchedule
 ModelFn = Callable[[Tensor, Tensor], Tensor]
 StepCallback = Callable[[int, int, Tensor], None]
 
+SPACINGS = ("uniform", "log_snr", "karras")
+"""Step grids: uniform in t | uniform in log-SNR | Karras et al. (2022) rho = 7 in sigma."""
+BEST_SPACING = {"dpmpp": "log_snr", "ddim": "uniform"}
+"""What ``spacing="auto"`` picks: the grid each sampler came closest to ancestral-800 on, at
+10, 15 and 25 steps, on a demo-trained model and on Gaussian data (benchmarks/RESULTS.md)."""
+SPACING_CHOICES = ("auto", *SPACINGS)
+"""Values of a ``spacing`` setting (config, CLI, web demo)."""
+KARRAS_RHO = 7.0
+
 
 class Sampler(Protocol):
     def __call__(
@@ -28,7 +41,7 @@ class Sampler(Protocol):
         model_fn: ModelFn,
         x_T: Tensor,
         schedule: CosineSchedule,
-        steps: int,
+        timesteps: Tensor,
         *,
         callback: StepCallback | None = None,
         generator: torch.Generator | None = None,
@@ -37,20 +50,47 @@ class Sampler(Protocol):
 
 
 def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uniform") -> Tensor:
-    """Decreasing float64 times (steps,) from T-1 to 0: uniform in t or uniform in log-SNR."""
+    """Decreasing float64 times (steps,) from T-1 to 0, the one home of step spacing.
+
+    uniform: evenly spaced in t. log_snr: evenly spaced in lambda = log(alpha_bar/(1-alpha_bar)).
+    karras: sigma_i^(1/rho) evenly spaced, sigma = exp(-lambda/2), rho = 7 (EDM, eq. 5).
+    """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if spacing not in SPACINGS:
+        raise ValueError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
     last = float(schedule.train_steps - 1)
     if steps == 1:
         return torch.tensor([last], dtype=torch.float64)
     if spacing == "uniform":
         return torch.linspace(last, 0.0, steps, dtype=torch.float64)
+    lam_hi, lam_lo = schedule.log_snr(torch.tensor([last, 0.0], dtype=torch.float64)).tolist()
     if spacing == "log_snr":
-        lam = schedule.log_snr(torch.tensor([last, 0.0], dtype=torch.float64))
-        ts = schedule.t_from_log_snr(torch.linspace(float(lam[0]), float(lam[1]), steps))
-        ts[0], ts[-1] = last, 0.0
-        return ts
-    raise ValueError(f"unknown spacing {spacing!r} (uniform | log_snr)")
+        lam = torch.linspace(lam_hi, lam_lo, steps, dtype=torch.float64)
+    else:  # karras: sigma^(1/rho) linear, lambda = -2 log sigma
+        r_max, r_min = (math.exp(lam / (-2 * KARRAS_RHO)) for lam in (lam_hi, lam_lo))
+        ramp = torch.linspace(r_max, r_min, steps, dtype=torch.float64)
+        lam = -2.0 * KARRAS_RHO * ramp.log()
+    ts = schedule.t_from_log_snr(lam)
+    ts[0], ts[-1] = last, 0.0
+    return ts
+
+
+def resolve_spacing(name: str, spacing: str) -> str:
+    """The grid ``spacing`` means for sampler ``name`` (``auto``: :data:`BEST_SPACING`)."""
+    return BEST_SPACING.get(name, "uniform") if spacing == "auto" else spacing
+
+
+def sampler_timesteps(
+    name: str, schedule: CosineSchedule, steps: int, spacing: str = "auto"
+) -> Tensor:
+    """The grid sampler ``name`` runs on: ancestral walks every training step (the paper's DDPM
+    sampler; ``steps`` and ``spacing`` do not apply), the others ``steps`` times by ``spacing``
+    (one of :data:`SPACING_CHOICES`)."""
+    get_sampler(name)
+    if name == "ancestral":
+        return torch.arange(schedule.train_steps - 1, -1, -1, dtype=torch.float64)
+    return sampling_timesteps(schedule, steps, resolve_spacing(name, spacing))
 
 
 def _x0_hat(model_fn: ModelFn, x: Tensor, t: float, schedule: CosineSchedule) -> Tensor:
@@ -61,7 +101,16 @@ def _x0_hat(model_fn: ModelFn, x: Tensor, t: float, schedule: CosineSchedule) ->
 
 
 def _randn_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    return torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+    """Standard normal noise shaped like x, drawn on the generator's device, returned on x's."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, device=device, dtype=x.dtype, generator=generator).to(x.device)
+
+
+def _grid(timesteps: Tensor, schedule: CosineSchedule) -> tuple[list[float], Tensor]:
+    ts = torch.as_tensor(timesteps, dtype=torch.float64).flatten().cpu()
+    if ts.numel() < 1 or (ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all())):
+        raise ValueError(f"timesteps must be a non-empty decreasing grid, got {ts.tolist()}")
+    return ts.tolist(), schedule.alpha_bar(ts)  # (n,) float64 alpha_bar
 
 
 @torch.no_grad()
@@ -69,29 +118,31 @@ def sample_ancestral(
     model_fn: ModelFn,
     x_T: Tensor,
     schedule: CosineSchedule,
-    steps: int = 0,
+    timesteps: Tensor,
     *,
     callback: StepCallback | None = None,
     generator: torch.Generator | None = None,
     **kw: Any,
 ) -> Tensor:
-    """The paper's ancestral DDPM sampler over ALL ``train_steps`` (``steps`` is ignored).
+    """Ancestral DDPM (Ho et al. 2020): x_s ~ q(x_s | x_t, x0_hat) from each t to the next s.
 
-    x_{t-1} ~ q(x_{t-1} | x_t, x0_hat): mean = c0 x0_hat + ct x_t, var = beta_t (1-a_{t-1})/(1-a_t).
+    mean = sqrt(a_s) (1 - a_t/a_s)/(1 - a_t) x0_hat + sqrt(a_t/a_s) (1 - a_s)/(1 - a_t) x_t,
+    var = (1 - a_s)/(1 - a_t) (1 - a_t/a_s); on the full integer grid (the paper's sampler)
+    a_t/a_{t-1} = 1 - beta_t.
     """
-    n = schedule.train_steps
-    ab = schedule.alphas_cumprod  # (n,) float64
-    betas = schedule.betas
+    ts, ab = _grid(timesteps, schedule)
+    n = len(ts)
     x = x_T
-    for k, i in enumerate(range(n - 1, -1, -1)):
-        x0 = _x0_hat(model_fn, x, float(i), schedule)
-        if i == 0:
+    for k in range(n):
+        x0 = _x0_hat(model_fn, x, ts[k], schedule)
+        if k == n - 1:
             x = x0
         else:
-            a_t, a_prev, beta = float(ab[i]), float(ab[i - 1]), float(betas[i])
-            c0 = a_prev**0.5 * beta / (1.0 - a_t)
-            ct = (1.0 - beta) ** 0.5 * (1.0 - a_prev) / (1.0 - a_t)
-            var = beta * (1.0 - a_prev) / (1.0 - a_t)
+            a_t, a_s = float(ab[k]), float(ab[k + 1])
+            keep = a_t / a_s  # alpha_{t|s}^2
+            c0 = a_s**0.5 * (1.0 - keep) / (1.0 - a_t)
+            ct = keep**0.5 * (1.0 - a_s) / (1.0 - a_t)
+            var = (1.0 - a_s) / (1.0 - a_t) * (1.0 - keep)
             x = c0 * x0 + ct * x + var**0.5 * _randn_like(x, generator)
         if callback is not None:
             callback(k, n, x)
@@ -103,22 +154,24 @@ def sample_ddim(
     model_fn: ModelFn,
     x_T: Tensor,
     schedule: CosineSchedule,
-    steps: int = 50,
+    timesteps: Tensor,
     *,
     callback: StepCallback | None = None,
     generator: torch.Generator | None = None,
     eta: float = 0.0,
-    spacing: str = "uniform",
     **kw: Any,
 ) -> Tensor:
-    """DDIM (Song et al. 2021) with stochasticity ``eta`` (0: deterministic, 1: DDPM-like)."""
-    ts = sampling_timesteps(schedule, steps, spacing)
-    ab = schedule.alpha_bar(ts)  # (steps,) float64
+    """DDIM (Song et al. 2021, eq. 12) with stochasticity ``eta`` (0: deterministic, 1: DDPM).
+
+    sigma = eta sqrt((1 - a_s)/(1 - a_t)) sqrt(1 - a_t/a_s) from t to the next s.
+    """
+    ts, ab = _grid(timesteps, schedule)
+    n = len(ts)
     x = x_T
-    for k in range(steps):
+    for k in range(n):
         a_t = float(ab[k])
-        x0 = _x0_hat(model_fn, x, float(ts[k]), schedule)
-        if k == steps - 1:
+        x0 = _x0_hat(model_fn, x, ts[k], schedule)
+        if k == n - 1:
             x = x0
         else:
             a_next = float(ab[k + 1])
@@ -128,7 +181,7 @@ def sample_ddim(
             if sig > 0:
                 x = x + sig * _randn_like(x, generator)
         if callback is not None:
-            callback(k, steps, x)
+            callback(k, n, x)
     return x
 
 
@@ -137,11 +190,10 @@ def sample_dpmpp(
     model_fn: ModelFn,
     x_T: Tensor,
     schedule: CosineSchedule,
-    steps: int = 25,
+    timesteps: Tensor,
     *,
     callback: StepCallback | None = None,
     generator: torch.Generator | None = None,
-    spacing: str = "uniform",
     **kw: Any,
 ) -> Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022), data prediction, multistep, in lambda = log(alpha/sigma).
@@ -150,16 +202,16 @@ def sample_dpmpp(
     D_i = (1 + 1/(2r)) x0_i - 1/(2r) x0_{i-1}, r = h_{i-1}/h_i (first order at the first step).
     The last step goes to sigma = 0, i.e. returns the last data prediction.
     """
-    ts = sampling_timesteps(schedule, steps, spacing)
-    ab = schedule.alpha_bar(ts)  # (steps,) float64
+    ts, ab = _grid(timesteps, schedule)
+    n = len(ts)
     alpha, sigma = ab.sqrt(), (1 - ab).sqrt()
     lam = torch.log(alpha) - torch.log(sigma)
     x = x_T
     x0_prev: Tensor | None = None
     h_prev = 0.0
-    for k in range(steps):
-        x0 = _x0_hat(model_fn, x, float(ts[k]), schedule)
-        if k == steps - 1:
+    for k in range(n):
+        x0 = _x0_hat(model_fn, x, ts[k], schedule)
+        if k == n - 1:
             x = x0
         else:
             h = float(lam[k + 1] - lam[k])
@@ -171,7 +223,7 @@ def sample_dpmpp(
             x = ratio * x - float(alpha[k + 1]) * float(torch.expm1(torch.tensor(-h))) * d
             x0_prev, h_prev = x0, h
         if callback is not None:
-            callback(k, steps, x)
+            callback(k, n, x)
     return x
 
 

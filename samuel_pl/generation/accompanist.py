@@ -23,7 +23,7 @@ from samuel_pl.audio import (
     write_audio,
 )
 from samuel_pl.codecs import build_codec
-from samuel_pl.diffusion import CFGDenoiser
+from samuel_pl.diffusion import CFGDenoiser, sampler_timesteps
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
 from samuel_pl.generation.windows import ModelFn, WindowPlan, plan_windows, sample_windows
@@ -133,20 +133,24 @@ class Accompanist:
         return int(self.codec.audio_channels)
 
     def settings(
-        self, sampler: str | None = None, steps: int | None = None, cfg: float | None = None
+        self,
+        sampler: str | None = None,
+        steps: int | None = None,
+        cfg: float | None = None,
+        spacing: str | None = None,
     ) -> dict[str, Any]:
-        """Sampler settings: the overrides, else the checkpoint's ``cfg.sampling``."""
+        """Sampler settings: the overrides, else the checkpoint's ``cfg.sampling`` (``steps`` is
+        what runs: the training steps for ancestral)."""
         s = self.cfg.sampling
-        name = sampler or s.sampler
+        name, grid = sampler or s.sampler, spacing or s.spacing
         n = int(steps or s.steps)
-        if name == "ancestral":
-            n = int(self.module.schedule.train_steps)
         if n < 1:
             raise SamuelError(f"steps must be >= 1, got {n}")
         scale = float(s.cfg if cfg is None else cfg)
         if not (math.isfinite(scale) and scale >= 0):
             raise SamuelError(f"cfg must be a finite number >= 0, got {scale}")
-        return {"sampler": name, "steps": n, "cfg": scale}
+        n = len(sampler_timesteps(name, self.module.schedule, n, grid))
+        return {"sampler": name, "steps": n, "cfg": scale, "spacing": grid}
 
     def num_steps(self, num_samples: int, sample_rate: int, **settings: Any) -> int:
         """Sampler steps a call will run (windows x steps): the progress bar's total."""
@@ -190,6 +194,7 @@ class Accompanist:
         sampler: str | None = ...,
         steps: int | None = ...,
         cfg: float | None = ...,
+        spacing: str | None = ...,
         seed: int = ...,
         progress: bool | Any = ...,
         return_latent: Literal[False] = ...,
@@ -204,6 +209,7 @@ class Accompanist:
         sampler: str | None = ...,
         steps: int | None = ...,
         cfg: float | None = ...,
+        spacing: str | None = ...,
         seed: int = ...,
         progress: bool | Any = ...,
         return_latent: Literal[True],
@@ -218,6 +224,7 @@ class Accompanist:
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
+        spacing: str | None = None,
         seed: int = 0,
         progress: bool | Any = False,
         return_latent: bool = False,
@@ -230,7 +237,7 @@ class Accompanist:
         or a tqdm-like object with ``update(n)``.
         """
         t0 = time.perf_counter()
-        settings = self.settings(sampler, steps, cfg)
+        settings = self.settings(sampler, steps, cfg, spacing)
         audio = _as_audio(vocals)
         if sample_rate < 1:
             raise SamuelError(f"sample_rate must be positive, got {sample_rate}")
@@ -262,6 +269,7 @@ class Accompanist:
                 generator=gen,
                 noise_generator=dev_gen,
                 eta=self.cfg.sampling.eta,
+                spacing=settings["spacing"],
                 on_step=(lambda k, i: bar.update(1)) if bar is not None else None,
             )
         finally:
@@ -292,6 +300,7 @@ class Accompanist:
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
+        spacing: str | None = None,
         seed: int = 0,
         progress: bool | Any = False,
         limits: DecodeLimits = DEFAULT_LIMITS,
@@ -312,6 +321,7 @@ class Accompanist:
             sampler=sampler,
             steps=steps,
             cfg=cfg,
+            spacing=spacing,
             seed=seed,
             progress=progress,
             return_latent=True,

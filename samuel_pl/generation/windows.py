@@ -9,7 +9,8 @@ DPM++) continues the earlier audio without modification, and the network sees th
 previous music as context while it denoises the new frames. The known weight ``m`` is 1 over
 the first part of the overlap and falls to 0 with a raised cosine over the last ``crossfade``
 frames, so the guided estimate there is ``m x0_known + (1 - m) x0_model``: the crossfade happens
-inside the denoising, and the final latent of the overlap is the same blend.
+inside the denoising, and the final latent of the overlap is the same blend (every sampler
+returns its last x0 estimate, so nothing is blended again afterwards).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion import CosineSchedule, get_sampler, v_from_x0_xt
+from samuel_pl.diffusion import CosineSchedule, get_sampler, sampler_timesteps, v_from_x0_xt
 
 ModelFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -127,6 +128,7 @@ def sample_windows(
     generator: torch.Generator,
     noise_generator: torch.Generator | None = None,
     eta: float = 0.0,
+    spacing: str = "auto",
     on_step: StepHook | None = None,
 ) -> Tensor:
     """Sample a (1, C, plan.total) normalised latent window by window.
@@ -136,11 +138,12 @@ def sample_windows(
         cond: (1, C, plan.total) normalised vocal latent (already padded).
         plan: from :func:`plan_windows`.
         generator: CPU generator for the initial noise of every window.
-        noise_generator: generator on ``cond``'s device for the samplers' noise (default:
-            ``generator``; must live on the same device as ``cond``).
+        noise_generator: generator of the samplers' noise (default: ``generator``).
+        spacing: step grid of ddim / dpmpp (:func:`samuel_pl.diffusion.sampler_timesteps`).
         on_step: called as ``on_step(window_index, step_index)`` after every sampler step.
     """
     fn_sample = get_sampler(sampler)
+    ts = sampler_timesteps(sampler, schedule, steps, spacing)
     out = torch.zeros_like(cond)  # (1, C, total)
     w = plan.window
     for k, start in enumerate(plan.starts):
@@ -148,7 +151,6 @@ def sample_windows(
         x_T = torch.randn(c.shape, generator=generator, device="cpu").to(c)
         model_fn = guided(c)
         known = plan.known(k)
-        weight = None
         if known > 0:
             weight = known_weight(known, w, plan.crossfade).to(c)  # (W,)
             model_fn = InpaintDenoiser(model_fn, schedule, out[:, :, start : start + w], weight)
@@ -161,13 +163,10 @@ def sample_windows(
             model_fn,
             x_T,
             schedule,
-            steps,
+            ts,
             callback=callback,
             generator=noise_generator or generator,
             eta=eta,
         )
-        if weight is not None:  # exact blend over the overlap, whatever the sampler returned
-            prev = out[:, :, start : start + w]
-            x0 = weight * prev + (1.0 - weight) * x0
-        out[:, :, start : start + w] = x0
+        out[:, :, start : start + w] = x0  # the overlap is already m known + (1 - m) model
     return out

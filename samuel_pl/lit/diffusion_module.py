@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -13,11 +14,27 @@ import torch
 from lightning.pytorch.utilities import grad_norm
 from torch import Tensor
 
+from samuel_pl.codecs import build_codec
 from samuel_pl.config import FitConfig, load_config, to_dict
-from samuel_pl.diffusion import CFGDenoiser, CosineSchedule, get_sampler, training_loss
+from samuel_pl.diffusion import (
+    CFGDenoiser,
+    CosineSchedule,
+    get_sampler,
+    sampler_timesteps,
+    training_loss,
+)
 from samuel_pl.errors import NonFiniteError
 from samuel_pl.lit.schedule import warmup_cosine
 from samuel_pl.nn import EMA, SamuelUNet
+
+
+def with_latent_channels(cfg: FitConfig, latent_channels: int) -> FitConfig:
+    """``cfg`` (a copy) with ``model.in_channels`` = the codec's latent channels where it is 0."""
+    if cfg.model.in_channels:
+        return cfg
+    out = copy.deepcopy(cfg)
+    out.model.in_channels = int(latent_channels)
+    return out
 
 
 def config_from_hparams(hparams: dict[str, Any]) -> FitConfig:
@@ -46,10 +63,11 @@ class LitSamuel(pl.LightningModule):
         super().__init__()
         if config is None:
             config = load_config()
-        if isinstance(config, FitConfig):
-            config = to_dict(config)
-        self.save_hyperparameters({"config": config})
-        self.cfg = config_from_hparams(config)
+        cfg = config if isinstance(config, FitConfig) else config_from_hparams(config)
+        if not cfg.model.in_channels:  # follow the codec (fit fills this in without a rebuild)
+            cfg = with_latent_channels(cfg, build_codec(cfg.codec).latent_channels)
+        self.save_hyperparameters({"config": to_dict(cfg)})
+        self.cfg = config_from_hparams(to_dict(cfg))
         m, d = self.cfg.model, self.cfg.diffusion
         self.model = SamuelUNet(m, train_steps=d.train_steps, cosine_s=d.cosine_s)
         self.ema = EMA(self.model, decay=d.ema_decay, warmup=d.ema_warmup)
@@ -59,6 +77,7 @@ class LitSamuel(pl.LightningModule):
         self.nonfinite_skipped = 0
         """Batches/steps skipped for a NaN/inf loss or gradient (``trainer.nonfinite=skip``)."""
         self._skip_step = False
+        self._step_dropped = False
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> LitSamuel:
@@ -161,6 +180,7 @@ class LitSamuel(pl.LightningModule):
         if skip and (bad_grad or self.trainer.accumulate_grad_batches == 1):
             for p in self.model.parameters():
                 p.grad = None  # AdamW leaves parameters without gradients untouched
+            self._step_dropped = True
         elif total is not None:
             self.log("train/grad_norm", total)
         self.log("train/lr", optimizer.param_groups[0]["lr"])
@@ -171,8 +191,16 @@ class LitSamuel(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.nonfinite_skipped = int(checkpoint.get("nonfinite_skipped", 0))
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.ema.update(self.model)
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The optimiser step, then one EMA update if the step was taken: not on a step
+        dropped as non-finite, nor one the fp16 GradScaler skipped (its scale went down)."""
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer else None
+        scale = float(scaler.get_scale()) if scaler is not None else None
+        self._step_dropped = False
+        super().optimizer_step(*args, **kwargs)
+        skipped_by_scaler = scaler is not None and float(scaler.get_scale()) < float(scale or 0)
+        if not (self._step_dropped or skipped_by_scaler):
+            self.ema.update(self.model)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         # Fixed draws per batch (stratified t, seeded noise) so epochs are comparable.
@@ -214,6 +242,7 @@ class LitSamuel(pl.LightningModule):
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
+        spacing: str | None = None,
         generator: torch.Generator | None = None,
         callback: Callable[[int, int, Tensor], None] | None = None,
         use_ema: bool = True,
@@ -221,23 +250,20 @@ class LitSamuel(pl.LightningModule):
     ) -> Tensor:
         """Accompaniment latents for vocal latents ``(B, C, T)`` (codec scale unless normalized).
 
-        T must be a multiple of the U-Net's time stride; see :mod:`samuel_pl.generation`
-        for any-length audio.
+        Settings left None come from ``cfg.sampling``. ``generator`` may live on the CPU
+        whatever the module's device. T must be a multiple of the U-Net's time stride; see
+        :mod:`samuel_pl.generation` for any-length audio.
         """
         s = self.cfg.sampling
         net = self.ema.module if use_ema else self.model
         cond = vocals if normalized else self.normalize(vocals)
         cond = cond.to(self.latent_mean.device, torch.float32)
-        x = torch.randn(cond.shape, generator=generator, device="cpu").to(cond)
+        gen_device = generator.device if generator is not None else "cpu"
+        x = torch.randn(cond.shape, generator=generator, device=gen_device).to(cond)
         fn = CFGDenoiser(net, cond, s.cfg if cfg is None else cfg)
         name = sampler or s.sampler
+        ts = sampler_timesteps(name, self.schedule, steps or s.steps, spacing or s.spacing)
         out = get_sampler(name)(
-            fn,
-            x,
-            self.schedule,
-            steps or s.steps,
-            callback=callback,
-            generator=generator,
-            eta=s.eta,
+            fn, x, self.schedule, ts, callback=callback, generator=generator, eta=s.eta
         )
         return out if normalized else self.denormalize(out)

@@ -18,10 +18,10 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 
 from samuel_pl.codecs import build_codec
-from samuel_pl.config import ConfigError, FitConfig, to_dict
+from samuel_pl.config import ConfigError, FitConfig, to_dict, validate
 from samuel_pl.data.datamodule import SamuelDataModule
 from samuel_pl.lit.callbacks import AudioSamples, MetricHistory
-from samuel_pl.lit.diffusion_module import LitSamuel
+from samuel_pl.lit.diffusion_module import LitSamuel, with_latent_channels
 from samuel_pl.lit.run import (
     RESUME_ENV,
     RUN_DIR_ENV,
@@ -71,33 +71,26 @@ class _Normalization(Callback):
 
 
 def _check(cfg: FitConfig, codec: Any) -> None:
-    if cfg.trainer.nonfinite not in ("stop", "skip"):
-        raise ConfigError(f"trainer.nonfinite={cfg.trainer.nonfinite!r}: use stop or skip")
+    """What only the built codec can tell (every other value was checked at load)."""
     if cfg.model.in_channels != codec.latent_channels:
         raise ConfigError(
             f"model.in_channels={cfg.model.in_channels} but the {cfg.codec.type} codec makes "
             f"{codec.latent_channels}-channel latents; set model.in_channels="
-            f"{codec.latent_channels}"
-        )
-    stride = 2 ** (len(cfg.model.channels) - 1)
-    if cfg.data.crop_frames % stride:
-        raise ConfigError(
-            f"data.crop_frames={cfg.data.crop_frames} must be a multiple of {stride} "
-            f"(2 ** (len(model.channels) - 1))"
+            f"{codec.latent_channels} or 0 (follow the codec)"
         )
 
 
 def fit(cfg: FitConfig) -> dict[str, Any]:
     """Train SAMUeL as configured; return the run summary (also written to summary.json)."""
+    validate(cfg)  # configs built in code too: every value checked before anything is created
     if cfg.task == "vae":  # the audio VAE codec (experiments/vae/*.yaml)
         from samuel_pl.lit.fit_vae import fit_vae
 
         return fit_vae(cfg)
-    if cfg.task != "diffusion":
-        raise ConfigError(f"task={cfg.task!r}: use diffusion or vae")
     t0 = time.time()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     codec = build_codec(cfg.codec)
+    cfg = with_latent_channels(cfg, codec.latent_channels)
     _check(cfg, codec)
     rank_zero = is_rank_zero()
     run_dir, ckpt_path = shared_run(cfg, rank_zero)
@@ -141,15 +134,20 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         history,
         samples,
     ]
-    trainer = build_trainer(
-        cfg,
-        run_dir,
-        logger,
-        callbacks,
-        build_strategy(cfg.trainer.strategy),
-        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
-        gradient_clip_val=cfg.optim.grad_clip or None,
-    )
+    try:
+        trainer = build_trainer(
+            cfg,
+            run_dir,
+            logger,
+            callbacks,
+            build_strategy(cfg.trainer.strategy),
+            accumulate_grad_batches=cfg.trainer.accumulate_grad_batches,
+            gradient_clip_val=cfg.optim.grad_clip or None,
+        )
+    except Exception:
+        if logger:  # e.g. a strategy Lightning refuses: the MLflow run ends FAILED, not RUNNING
+            logger.finalize("failed")
+        raise
     if ckpt_path and rank_zero:
         print(f"resuming from {ckpt_path}")
     shared = {RUN_DIR_ENV: str(run_dir.resolve()), RESUME_ENV: ckpt_path or ""}

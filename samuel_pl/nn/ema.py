@@ -12,8 +12,10 @@ class EMA(nn.Module):
     """Shadow copy of ``model`` updated as ``shadow = d * shadow + (1 - d) * param``.
 
     With ``warmup`` the decay ramps as ``min(decay, (1 + n) / (10 + n))`` over the update count n.
-    Buffers (e.g. norms' statistics) are copied. Use :attr:`module` (eval mode, no grad) for
-    validation and sampling; it is saved with the owner's state_dict under ``<name>.module.*``.
+    Persistent buffers (e.g. norms' statistics) are copied; non-persistent ones are caches each
+    copy keeps for itself (RoPE tables grown to the longest sequence each network has seen).
+    Use :attr:`module` (eval mode, no grad) for validation and sampling; it is saved with the
+    owner's state_dict under ``<name>.module.*``.
 
     Args:
         model: the network to track (deep-copied).
@@ -49,9 +51,8 @@ class EMA(nn.Module):
             s = own[name]
             s.lerp_(p.detach().to(s.dtype), 1.0 - d)
         own_buf = dict(self.module.named_buffers())
-        for name, b in model.named_buffers():
-            if name in own_buf:
-                own_buf[name].copy_(b)
+        for name, b in _persistent_buffers(model):
+            own_buf[name].copy_(b)
         self.num_updates += 1
 
     @torch.no_grad()
@@ -68,3 +69,13 @@ class EMA(nn.Module):
     def forward(self, *args: object, **kwargs: object) -> Tensor:
         """Run the EMA network."""
         return self.module(*args, **kwargs)
+
+
+def _persistent_buffers(model: nn.Module) -> list[tuple[str, Tensor]]:
+    """(name, buffer) of every buffer that ``state_dict`` saves (caches excluded)."""
+    out = []
+    for prefix, mod in model.named_modules():
+        for name, b in mod.named_buffers(recurse=False):
+            if b is not None and name not in mod._non_persistent_buffers_set:
+                out.append((f"{prefix}.{name}" if prefix else name, b))
+    return out

@@ -11,6 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from samuel_pl.audio import DecodeLimits, read_audio
+from samuel_pl.diffusion import SPACING_CHOICES
 from samuel_pl.errors import AudioError, AudioLimitError
 
 # accepted file name extension -> format name shown to users
@@ -104,10 +105,15 @@ def accepted() -> str:
 def parse_settings(
     query: dict[str, str], samplers: list[str], defaults: dict[str, Any], limits: Limits
 ) -> dict[str, Any]:
-    """Validate ``sampler``, ``steps``, ``cfg`` and ``seed`` query values (Rejected 400)."""
+    """Validate ``sampler``, ``steps``, ``cfg``, ``spacing`` and ``seed`` query values (Rejected
+    400); ``spacing`` is in the result when given or in ``defaults``."""
     sampler = query.get("sampler") or defaults["sampler"]
     if sampler not in samplers:
         raise Rejected(400, f"unknown sampler {sampler!r}; choose one of {', '.join(samplers)}")
+    spacing = query.get("spacing") or defaults.get("spacing", "")
+    if spacing and spacing not in SPACING_CHOICES:
+        choices = ", ".join(SPACING_CHOICES)
+        raise Rejected(400, f"unknown spacing {spacing!r}; choose one of {choices}")
     steps = _number(query, "steps", int, defaults["steps"])
     if not 1 <= steps <= limits.max_steps:
         raise Rejected(400, f"steps must be between 1 and {limits.max_steps}, got {steps}")
@@ -117,7 +123,8 @@ def parse_settings(
     seed = _number(query, "seed", int, 0)
     if not 0 <= seed <= MAX_SEED:
         raise Rejected(400, f"seed must be between 0 and {MAX_SEED}, got {seed}")
-    return {"sampler": sampler, "steps": steps, "cfg": cfg, "seed": seed}
+    grid = {"spacing": spacing} if spacing else {}
+    return {"sampler": sampler, "steps": steps, "cfg": cfg, **grid, "seed": seed}
 
 
 def _number(query: dict[str, str], key: str, kind: type, default: Any) -> Any:

@@ -13,7 +13,7 @@ import torch
 
 from samuel_pl.audio import convert_channels, resample, write_audio
 from samuel_pl.codecs.mel import mel_filterbank
-from samuel_pl.diffusion import SAMPLERS
+from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES
 from samuel_pl.generation import Accompanist, mix_tracks, safe_peak
 from samuel_pl.web.jobs import Job, Progress
 
@@ -42,20 +42,23 @@ class Renderer:
             "sample_rate": self.acc.sample_rate,
             "channels": self.acc.channels,
             "samplers": sorted(SAMPLERS),
+            "spacings": list(SPACING_CHOICES),
             "defaults": self.acc.settings(),
             "train_steps": int(self.acc.module.schedule.train_steps),
         }
 
     def effective(self, settings: dict[str, Any]) -> dict[str, Any]:
         """The settings a job will run with (ancestral always runs the training steps)."""
-        eff = self.acc.settings(settings["sampler"], settings["steps"], settings["cfg"])
+        eff = self.acc.settings(
+            settings["sampler"], settings["steps"], settings["cfg"], settings.get("spacing")
+        )
         return {**eff, "seed": int(settings["seed"])}
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
         """Generate for ``job.payload = (vocals (C, N), rate)``; write :data:`OUTPUTS`."""
         vocals, sr = job.payload
         s = job.settings
-        kw = {"sampler": s["sampler"], "steps": s["steps"], "cfg": s["cfg"]}
+        kw = {k: s[k] for k in ("sampler", "steps", "cfg", "spacing") if k in s}
         job.total = self.acc.num_steps(vocals.shape[-1], sr, **kw)
         job.stage = "sampling"
         t0 = time.perf_counter()

@@ -155,13 +155,15 @@ def test_discriminator_shapes_and_losses() -> None:
 def test_invalid_vae_config_is_a_config_error() -> None:
     from samuel_pl.lit.vae import LitAudioVAE
 
-    cfg = load_config(VAE_DEBUG, ["vae.strides=[1,8]"])
-    with pytest.raises(ConfigError, match="stride"):
+    cfg = load_config(VAE_DEBUG, ["vae.c_mults=[1]"])  # fewer multipliers than strides
+    with pytest.raises(ConfigError, match="vae"):
         LitAudioVAE(cfg)
-    with pytest.raises(ConfigError, match="vae.stems"):
-        LitAudioVAE(load_config(VAE_DEBUG, ["vae.stems=[drums]"]))
-    with pytest.raises(ConfigError, match="trainer.nonfinite='retry'"):
-        LitAudioVAE(load_config(VAE_DEBUG, ["trainer.nonfinite=retry"]))
+    with pytest.raises(ConfigError, match="vae.strides=.*>= 2"):
+        load_config(VAE_DEBUG, ["vae.strides=[1,8]"])
+    with pytest.raises(ConfigError, match="vae.stems=.*vocals | accompaniment"):
+        load_config(VAE_DEBUG, ["vae.stems=[drums]"])
+    with pytest.raises(ConfigError, match="trainer.nonfinite='retry'; allowed: stop | skip"):
+        load_config(VAE_DEBUG, ["trainer.nonfinite=retry"])
 
 
 def test_vae_nonfinite_loss_stops_or_is_counted_as_trainer_nonfinite_says() -> None:

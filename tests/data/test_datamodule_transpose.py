@@ -29,7 +29,9 @@ class FakeCache:
 
 def crops(**kw: object) -> LatentCrops:
     zeros, ones = np.zeros(C), np.ones(C)
-    args: dict = dict(cache=FakeCache(), songs=["a", "b"], crop_frames=8, mean=zeros, std=ones)
+    args: dict = dict(
+        cache=FakeCache(), songs=["a", "b"], crop_frames=8, mean=zeros, std=ones, pad=zeros
+    )
     args.update(kw)
     return LatentCrops(**args)
 
@@ -60,7 +62,7 @@ def test_deterministic_crops_are_never_transposed() -> None:
 def test_pitch_shift_needs_a_log_codec() -> None:
     cfg = FitConfig()
     cfg.data.pitch_shift = 2
-    with pytest.raises(DataError, match="data.pitch_shift=2 needs codec.type=mel, codec.scale=log"):
+    with pytest.raises(DataError, match="pitch_shift=2; allowed: 0 unless codec.type=mel, codec.s"):
         SamuelDataModule(cfg)._shift_args()
     cfg.codec.scale = "log"
     assert SamuelDataModule(cfg)._shift_args()["shift_bins"] == 2

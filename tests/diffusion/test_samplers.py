@@ -1,4 +1,5 @@
-"""Samplers: oracle denoiser returns x0; 1-D Gaussian mixture with its exact posterior mean."""
+"""Samplers against analytic targets: an oracle, a Gaussian mixture, and Gaussian data whose
+exact probability-flow ODE solution is known in closed form."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import math
 import pytest
 import torch
 
-from samuel_pl.diffusion.samplers import SAMPLERS, get_sampler, sampling_timesteps
+from samuel_pl.diffusion.samplers import (
+    SAMPLERS,
+    SPACINGS,
+    get_sampler,
+    sampler_timesteps,
+    sampling_timesteps,
+)
 from samuel_pl.diffusion.schedule import CosineSchedule
 
 SCHED = CosineSchedule(800)
@@ -18,6 +25,11 @@ SD = torch.tensor([0.4, 0.6], dtype=torch.float64)
 
 def _a(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return SCHED.alpha_bar(t.double()).to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def _run(name: str, fn, x_T, steps: int, spacing: str = "uniform", **kw) -> torch.Tensor:
+    ts = sampler_timesteps(name, SCHED, steps, spacing)
+    return get_sampler(name)(fn, x_T, SCHED, ts, **kw)
 
 
 def oracle(x0: torch.Tensor):
@@ -47,7 +59,7 @@ def test_oracle_denoiser_returns_x0(name: str, steps: int) -> None:
     g = torch.Generator().manual_seed(0)
     x0 = torch.randn(2, 3, 8, dtype=torch.float64, generator=g)
     x_T = torch.randn(2, 3, 8, dtype=torch.float64, generator=g)
-    out = get_sampler(name)(oracle(x0), x_T, SCHED, steps, generator=g)
+    out = _run(name, oracle(x0), x_T, steps, generator=g)
     torch.testing.assert_close(out, x0, atol=1e-5, rtol=0)
 
 
@@ -65,7 +77,8 @@ def test_gaussian_mixture_moments(name: str, steps: int, kw: dict) -> None:
     n = 4000
     g = torch.Generator().manual_seed(1)
     x_T = torch.randn(n, 1, dtype=torch.float64, generator=g)
-    out = get_sampler(name)(mixture_model_fn, x_T, SCHED, steps, generator=g, **kw)
+    spacing = kw.pop("spacing", "uniform")
+    out = _run(name, mixture_model_fn, x_T, steps, spacing, generator=g, **kw)
     mean = float((W * MU).sum())
     var = float((W * (SD**2 + MU**2)).sum()) - mean**2
     assert abs(out.mean().item() - mean) < 4 * math.sqrt(var / n)
@@ -74,13 +87,143 @@ def test_gaussian_mixture_moments(name: str, steps: int, kw: dict) -> None:
     assert abs(frac_left - 0.3) < 0.04
 
 
+# -- Gaussian data: the probability-flow ODE in closed form ------------------------------------
+# x0 ~ N(mu_d, s_d^2) independently per channel d. With a = alpha_bar(t), x_t ~ N(sqrt(a) mu,
+# a s^2 + 1 - a), the exact denoiser is E[x0 | x_t] = mu + sqrt(a) s^2 (x_t - sqrt(a) mu) /
+# (a s^2 + 1 - a), and the PF-ODE, a monotone map between Gaussian marginals, keeps the
+# standard score z = (x_t - sqrt(a_t) mu) / sqrt(a_t s^2 + 1 - a_t) fixed. A sampler started at
+# x_T (t = T-1) returns the denoiser's x0 at t = 0 of the exact path:
+# mu + sqrt(a_0) s^2 z / sqrt(a_0 s^2 + 1 - a_0). Means reach +-4 (a clamp of x_t to +-3 fails).
+G_MU = torch.linspace(-4.0, 4.0, 64, dtype=torch.float64)[:, None]  # (C, 1)
+G_SD = torch.linspace(0.2, 1.0, 64, dtype=torch.float64)[:, None]  # (C, 1)
+
+
+def gaussian_model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Exact v for the Gaussian data above; x (B, C, T), t (B,)."""
+    a = _a(t, x)
+    x0 = G_MU + a.sqrt() * G_SD**2 / (a * G_SD**2 + 1 - a) * (x - a.sqrt() * G_MU)
+    return (a.sqrt() * x - x0) / (1 - a).sqrt()
+
+
+def gaussian_flow_endpoint(x_T: torch.Tensor) -> torch.Tensor:
+    a_T, a_0 = (float(SCHED.alphas_cumprod[i]) for i in (-1, 0))
+    z = (x_T - math.sqrt(a_T) * G_MU) / torch.sqrt(a_T * G_SD**2 + 1 - a_T)
+    return G_MU + math.sqrt(a_0) * G_SD**2 * z / torch.sqrt(a_0 * G_SD**2 + 1 - a_0)
+
+
+def _gaussian_error(name: str, spacing: str, steps: int) -> float:
+    x_T = torch.randn(8, 64, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = _run(name, gaussian_model_fn, x_T, steps, spacing)
+    return float((out - gaussian_flow_endpoint(x_T)).abs().max())
+
+
+# Max abs error bounds, about 1.25x the measured error. Each DPM++(2M) bound is below what a
+# first-order update (DDIM = DPM-Solver++(1)) reaches on the same grid (the comment's figure).
+FLOW_BOUNDS = [
+    ("dpmpp", "uniform", 25, 0.155),  # first order: 0.169
+    ("dpmpp", "uniform", 50, 0.05),  # first order: 0.084
+    ("dpmpp", "log_snr", 10, 0.085),  # first order: 1.12
+    ("dpmpp", "log_snr", 25, 0.085),  # first order: 0.48
+    ("dpmpp", "karras", 25, 0.52),  # first order: 0.78
+    ("ddim", "uniform", 25, 0.21),
+    ("ddim", "uniform", 50, 0.105),
+    ("ddim", "log_snr", 25, 0.6),
+]
+
+
+@pytest.mark.parametrize(("name", "spacing", "steps", "bound"), FLOW_BOUNDS)
+def test_deterministic_samplers_follow_the_exact_flow(
+    name: str, spacing: str, steps: int, bound: float
+) -> None:
+    err = _gaussian_error(name, spacing, steps)
+    assert err <= bound, f"{name}-{steps} {spacing}: max error {err:.4f} > {bound}"
+    assert err >= bound / 4, f"{name}-{steps} {spacing}: error {err:.4f} is implausibly small"
+
+
+@pytest.mark.parametrize(("name", "order"), [("dpmpp", 2), ("ddim", 1)])
+@pytest.mark.parametrize("spacing", ["uniform", "log_snr"])
+def test_convergence_order(name: str, order: int, spacing: str) -> None:
+    """Doubling the steps divides the error by about 2^order (second order for DPM++(2M))."""
+    ratio = _gaussian_error(name, spacing, 25) / _gaussian_error(name, spacing, 50)
+    assert 0.8 * 2**order <= ratio <= 1.6 * 2**order, ratio
+
+
+def test_ancestral_samples_the_gaussian_data() -> None:
+    """The paper's 800-step sampler draws from N(mu, s^2): standard scores ~ N(0, 1) per channel."""
+    g = torch.Generator().manual_seed(2)
+    x_T = torch.randn(64, 64, 8, dtype=torch.float64, generator=g)
+    out = _run("ancestral", gaussian_model_fn, x_T, 0, generator=g)
+    z = ((out - G_MU) / G_SD).transpose(0, 1).reshape(64, -1)  # (C, samples)
+    n = z.shape[1]
+    assert z.mean(1).abs().max() < 4.5 / math.sqrt(n)
+    assert (z.var(1) - 1).abs().max() < 4.5 * math.sqrt(2 / n)
+
+
+def test_ddim_sigma_matches_the_closed_form() -> None:
+    """One eta > 0 step: x_s = sqrt(a_s) x0 + sqrt(1 - a_s - sig^2) eps + sig z with
+    sig = eta sqrt((1 - a_s) / (1 - a_t)) sqrt(1 - a_t / a_s)."""
+    eta, (t, s) = 0.6, (600.0, 300.0)
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.randn(2, 3, 8, dtype=torch.float64, generator=g)
+    x_t = torch.randn(2, 3, 8, dtype=torch.float64, generator=g)
+    seen: list[torch.Tensor] = []
+    ts = torch.tensor([t, s, 0.0], dtype=torch.float64)
+    get_sampler("ddim")(
+        oracle(x0),
+        x_t,
+        SCHED,
+        ts,
+        eta=eta,
+        generator=torch.Generator().manual_seed(4),
+        callback=lambda i, n, x: seen.append(x.clone()),
+    )
+    z = torch.randn(x0.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    a_t, a_s = (float(SCHED.alpha_bar(torch.tensor(v, dtype=torch.float64))) for v in (t, s))
+    sig = eta * math.sqrt((1 - a_s) / (1 - a_t)) * math.sqrt(1 - a_t / a_s)
+    eps = (x_t - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
+    expect = math.sqrt(a_s) * x0 + math.sqrt(1 - a_s - sig**2) * eps + sig * z
+    torch.testing.assert_close(seen[0], expect, atol=1e-10, rtol=0)
+
+
+def test_ddim_eta_one_is_the_ancestral_step() -> None:
+    """DDIM with eta = 1 and ancestral DDPM are the same update on any grid (same noise)."""
+    x_T = torch.randn(4, 64, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    ts = sampling_timesteps(SCHED, 12, "log_snr")
+    outs = [
+        get_sampler(name)(
+            gaussian_model_fn, x_T, SCHED, ts, eta=1.0, generator=torch.Generator().manual_seed(6)
+        )
+        for name in ("ddim", "ancestral")
+    ]
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize(("name", "kw"), [("ancestral", {}), ("ddim", {"eta": 1.0})])
+def test_noise_is_drawn_where_the_generator_lives(
+    name: str, kw: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CPU generator with x on another device (CUDA in use; 'meta' here) must work: torch
+    refuses a generator on another device than the draw, which this stand-in enforces."""
+    real = torch.randn
+
+    def strict_randn(*args, generator=None, device=None, **kwargs):
+        if generator is not None and torch.device(device or "cpu") != generator.device:
+            raise RuntimeError(f"generator on {generator.device}, draw on {device}")
+        return real(*args, generator=generator, device=device, **kwargs)
+
+    monkeypatch.setattr(torch, "randn", strict_randn)
+    x_T = torch.empty(1, 2, 4, device="meta")
+    out = _run(name, lambda x, t: x, x_T, 3, generator=torch.Generator(), **kw)
+    assert out.device.type == "meta" and out.shape == x_T.shape
+
+
 def test_callback_and_registry() -> None:
     calls: list[tuple[int, int]] = []
     x0 = torch.zeros(1, 1, 4, dtype=torch.float64)
-    get_sampler("dpmpp")(
+    _run(
+        "dpmpp",
         oracle(x0),
         torch.randn(1, 1, 4).double(),
-        SCHED,
         7,
         callback=lambda i, n, x: calls.append((i, n)),
     )
@@ -88,9 +231,34 @@ def test_callback_and_registry() -> None:
     assert set(SAMPLERS) == {"ancestral", "ddim", "dpmpp"}
     with pytest.raises(ValueError, match="dpmpp"):
         get_sampler("euler")
+    with pytest.raises(ValueError, match="log_snr"):
+        sampling_timesteps(SCHED, 5, "logsnr")
+    with pytest.raises(ValueError, match="decreasing"):
+        get_sampler("ddim")(oracle(x0), x0, SCHED, torch.tensor([0.0, 10.0]))
 
 
-def test_timesteps_span_and_decrease() -> None:
-    for spacing in ("uniform", "log_snr"):
-        ts = sampling_timesteps(SCHED, 12, spacing)
-        assert ts[0] == 799 and ts[-1] == 0 and (ts[1:] < ts[:-1]).all()
+@pytest.mark.parametrize("spacing", SPACINGS)
+def test_timesteps_span_and_decrease(spacing: str) -> None:
+    ts = sampling_timesteps(SCHED, 12, spacing)
+    assert ts[0] == 799 and ts[-1] == 0 and (ts[1:] < ts[:-1]).all()
+    every_step = torch.arange(799, -1, -1, dtype=torch.float64)
+    assert torch.equal(sampler_timesteps("ancestral", SCHED, 12, spacing), every_step)
+
+
+def test_auto_spacing_is_the_measured_best_of_each_sampler() -> None:
+    """auto: log_snr for DPM++(2M), uniform for DDIM (benchmarks/RESULTS.md, sampling)."""
+    for name, grid in (("dpmpp", "log_snr"), ("ddim", "uniform")):
+        got = sampler_timesteps(name, SCHED, 10, "auto")
+        assert torch.equal(got, sampling_timesteps(SCHED, 10, grid)), name
+    with pytest.raises(ValueError, match="karras"):
+        sampling_timesteps(SCHED, 10, "auto")  # a grid kind only: auto needs the sampler
+
+
+def test_spacings_are_what_they_say() -> None:
+    """uniform: equal t steps; log_snr: equal lambda steps; karras: equal sigma^(1/7) steps."""
+    lam = SCHED.log_snr(sampling_timesteps(SCHED, 9, "log_snr"))
+    assert torch.allclose(lam.diff(), lam.diff()[:1].expand(8), rtol=2e-3)
+    t_steps = sampling_timesteps(SCHED, 9, "uniform").diff()
+    assert torch.allclose(t_steps, torch.tensor(-799 / 8, dtype=torch.float64))
+    root = (-SCHED.log_snr(sampling_timesteps(SCHED, 9, "karras")) / 14).exp()  # sigma^(1/7)
+    assert torch.allclose(root.diff(), root.diff()[:1].expand(8), rtol=2e-3)

@@ -125,6 +125,25 @@ def test_mismatched_channels_is_a_clear_error(debug_overrides: list[str], capsys
     assert "model.in_channels=8" in err and "16" in err
 
 
+def test_a_trainer_lightning_refuses_ends_the_mlflow_run_failed(
+    debug_overrides: list[str], tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    assert _fit([*debug_overrides, "trainer.strategy=not-a-strategy"]) != 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("samuel").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_in_channels_follow_the_codec_through_fit(debug_overrides: list[str], tmp_path: Path):
+    quick = ["callbacks.num_sample_songs=0", "tracking.enabled=false", "trainer.max_steps=1"]
+    assert _fit([*debug_overrides, *quick, "codec.n_mels=8"]) == 0
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["hyper_parameters"]["config"]["model"]["in_channels"] == 8
+    assert ckpt["state_dict"]["latent_mean"].numel() == 8
+
+
 @pytest.mark.slow
 def test_fit_logs_to_a_real_mlflow_server(debug_overrides: list[str], tmp_path: Path) -> None:
     from tests.mlflow_server import running_server

@@ -52,3 +52,17 @@ def test_in_state_dict_no_grad_eval_and_copy_to() -> None:
     assert torch.all(fresh[0].weight == 3.0)
     x = torch.randn(2, 3)
     torch.testing.assert_close(owner.ema(x), owner.ema.module(x))
+
+
+def test_update_skips_caches_that_grew_in_the_online_model() -> None:
+    """RoPE tables are non-persistent caches: after the online network saw T > 1024 its tables
+    are longer than the EMA copy's, and an update must still work (and leave them alone)."""
+    from samuel_pl.nn.rope import RotaryEmbedding
+
+    model = nn.Sequential(nn.Linear(8, 8), RotaryEmbedding(8, max_len=16), nn.BatchNorm1d(8))
+    ema = EMA(model, decay=0.5)
+    model[1].tables(2048, torch.device("cpu"))  # the online copy grows its tables
+    model.train()(torch.randn(4, 8))  # BatchNorm statistics (persistent) move
+    ema.update(model)
+    assert ema.module[1].cos_cached.shape[0] == 16
+    torch.testing.assert_close(ema.module[2].running_mean, model[2].running_mean)

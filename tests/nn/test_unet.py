@@ -22,7 +22,7 @@ def tiny_config(**kw: object) -> ModelConfig:
 @pytest.fixture(scope="module")
 def paper() -> SamuelUNet:
     torch.manual_seed(0)
-    return SamuelUNet(ModelConfig())
+    return SamuelUNet(ModelConfig(in_channels=64))
 
 
 def test_paper_parameter_count_within_10_percent(paper: SamuelUNet) -> None:
@@ -59,7 +59,7 @@ def test_paper_forward_backward_fp32_and_bf16(paper: SamuelUNet) -> None:
 def test_state_dict_round_trip_and_no_rope_buffers(paper: SamuelUNet) -> None:
     sd = paper.state_dict()
     assert not any("cos_cached" in k or "sin_cached" in k or "inv_freq" in k for k in sd)
-    other = SamuelUNet(ModelConfig())
+    other = SamuelUNet(ModelConfig(in_channels=64))
     other.load_state_dict(sd, strict=True)
     for k, v in other.state_dict().items():
         assert torch.equal(v, sd[k]), k

@@ -78,4 +78,4 @@ def test_nan_batch_is_skipped_and_counted(
 def test_unknown_nonfinite_mode_is_a_config_error(debug_overrides: list[str], capsys) -> None:
     args = ["fit", "--config", str(DEBUG_YAML), *debug_overrides, "trainer.nonfinite=ignore"]
     assert main(args) == 2
-    assert "trainer.nonfinite='ignore': use stop or skip" in capsys.readouterr().err
+    assert "trainer.nonfinite='ignore'; allowed: stop | skip" in capsys.readouterr().err

@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import MAX_BYTES, MAX_SECONDS, MAX_STEPS  # noqa: E402
 from serve_helpers import call, call_json, wait_done, write_vocal  # noqa: E402
 
+from samuel_pl.config import SamplingConfig  # noqa: E402
+
 SR_CODEC = 22050  # the debug config's mel codec
 FAST = "sampler=ddim&steps=2&cfg=1.5&seed=3"
 
@@ -34,7 +36,9 @@ def test_info_describes_model_and_limits(served: tuple[str, Any]) -> None:
     status, info = call_json(f"{base}/api/info")
     assert status == 200
     assert info["samplers"] == ["ancestral", "ddim", "dpmpp"]
-    assert info["defaults"] == {"sampler": "ddim", "steps": 3, "cfg": 1.5}
+    grid = SamplingConfig().spacing  # the debug config leaves the schema's default spacing
+    assert info["defaults"] == {"sampler": "ddim", "steps": 3, "cfg": 1.5, "spacing": grid}
+    assert info["spacings"] == ["auto", "uniform", "log_snr", "karras"]
     assert info["sample_rate"] == SR_CODEC and info["device"] == "cpu"
     assert info["limits"]["max_seconds"] == MAX_SECONDS
     assert info["limits"]["max_bytes"] == MAX_BYTES
@@ -58,7 +62,9 @@ def test_short_vocal_gives_audio_of_the_same_duration(served: tuple[str, Any], t
     status, job = _post(base, src.read_bytes(), f"filename=take%201.flac&{FAST}")
     assert status == 202, job
     assert job["state"] in ("queued", "running")
-    assert job["settings"] == {"sampler": "ddim", "steps": 2, "cfg": 1.5, "seed": 3}
+    grid = SamplingConfig().spacing
+    expect = {"sampler": "ddim", "steps": 2, "cfg": 1.5, "spacing": grid, "seed": 3}
+    assert job["settings"] == expect
     job = wait_done(base, job["id"])
     assert job["state"] == "done", job["error"]
     res = job["result"]

@@ -161,7 +161,13 @@ def test_settings_and_format_validation() -> None:
         {"sampler": "dpmpp", "steps": "10", "cfg": "0", "seed": "9"}, samplers, defaults, lim
     )
     assert got == {"sampler": "dpmpp", "steps": 10, "cfg": 0.0, "seed": 9}
-    for bad in ({"steps": "11"}, {"cfg": "inf"}, {"cfg": "-1"}, {"seed": "2147483648"}):
+    got = parse_settings({"spacing": "karras"}, samplers, {**defaults, "spacing": "log_snr"}, lim)
+    assert got["spacing"] == "karras"
+    assert parse_settings({}, samplers, {**defaults, "spacing": "log_snr"}, lim)["spacing"] == (
+        "log_snr"
+    )
+    bad_values = ({"steps": "11"}, {"cfg": "inf"}, {"cfg": "-1"}, {"seed": "2147483648"})
+    for bad in (*bad_values, {"spacing": "linear"}):
         with pytest.raises(Rejected) as err:
             parse_settings(bad, samplers, defaults, lim)
         assert err.value.status == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +15,22 @@ import yaml
 from tests.conftest import REPO
 
 DEBUG_SWEEP = REPO / "experiments" / "sweeps" / "debug.yaml"
-# The injected failure: a mix schedule the network refuses when it is built (after the config
-# validated, like any trial that fails at run time). It sits between the two real trials.
+# The injected failure: a mix schedule the network refuses when it is built, like any trial that
+# fails at run time. It sits between the two real trials.
 FAILING = "bogus"
+
+
+@contextlib.contextmanager
+def failing_schedule_accepted() -> Iterator[None]:
+    """Let FAILING through the config validator (which refuses unknown schedules at load), so the
+    trial fails later, when its network is built."""
+    from samuel_pl.config import ModelConfig
+    from samuel_pl.config.validate import RULES, one_of
+    from samuel_pl.nn.mixing import MIX_SCHEDULES
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(RULES[ModelConfig], "mix_schedule", one_of(*MIX_SCHEDULES, FAILING))
+        yield
 
 
 @dataclass
@@ -60,7 +74,7 @@ def debug_sweep(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Sw
     tmp = tmp_path_factory.mktemp("sweep")
     path = write_sweep(tmp, demo_root, ["reference", FAILING, "learned"])
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf), failing_schedule_accepted():
         code = main(["sweep", "--threads", "1", "--no-progress", str(path)])
     return SweepRun(
         path, f"sqlite:///{tmp / 'mlruns.db'}", "sweep-debug", tmp / "runs", code, buf.getvalue()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.sweep.conftest import FAILING, SweepRun, run_cli
+from tests.sweep.conftest import FAILING, SweepRun, failing_schedule_accepted, run_cli
 
 
 def _runs(run: SweepRun) -> tuple[MlflowClient, list, list]:
@@ -86,7 +86,9 @@ def test_rerun_skips_completed_trials(
     ckpts = sorted(debug_sweep.out.glob("*/checkpoints/last.ckpt"))
     assert len(ckpts) == 2
     stamps = [p.stat().st_mtime_ns for p in ckpts]
-    code, out = run_cli(["sweep", "--threads", "1", "--no-progress", str(debug_sweep.path)], capsys)
+    with failing_schedule_accepted():
+        args = ["sweep", "--threads", "1", "--no-progress", str(debug_sweep.path)]
+        code, out = run_cli(args, capsys)
     assert code == 1  # the injected failure fails again
     assert "3 trials, 2 done before (skipped)" in out
     assert "[done]" not in out
@@ -103,12 +105,13 @@ def test_rerun_skips_completed_trials(
 def test_workers_run_trials_in_separate_processes(
     demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.sweep.conftest import write_sweep
+    from tests.sweep.conftest import failing_schedule_accepted, write_sweep
 
     extra = ("trainer.max_steps=2",)
     path = write_sweep(tmp_path, demo_root, ["linear", FAILING], name="parallel", extra=extra)
     args = ["sweep", "--workers", "2", "--threads", "1", "--no-progress", str(path)]
-    code, out = run_cli(args, capsys)
+    with failing_schedule_accepted():  # the worker fails it at load or at build: either way
+        code, out = run_cli(args, capsys)
     assert code == 1, out
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
     exp = client.get_experiment_by_name("sweep-parallel")
@@ -135,7 +138,7 @@ def test_failure_after_the_fit_run_exists_marks_that_run(
 
     path = write_sweep(tmp_path, demo_root, ["reference"], name="late")
     spec = yaml.safe_load(path.read_text())
-    spec["params"]["trainer.precision"] = ["not-a-precision"]  # Lightning refuses it
+    spec["params"]["trainer.strategy"] = ["not-a-strategy"]  # Lightning refuses it
     path.write_text(yaml.safe_dump(spec))
     code, out = run_cli(["sweep", "--threads", "1", "--no-progress", str(path)], capsys)
     assert code == 1, out
@@ -149,5 +152,5 @@ def test_failure_after_the_fit_run_exists_marks_that_run(
     assert len(trials) == 1
     run = trials[0]
     assert run.info.status == "FAILED" and run.data.tags["sweep.state"] == "failed"
-    assert "not-a-precision" in run.data.tags["sweep.error"]
+    assert "not-a-strategy" in run.data.tags["sweep.error"]
     assert run.data.tags["run_dir"].endswith(run.info.run_name)  # fit's own run, tagged by fit

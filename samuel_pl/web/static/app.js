@@ -29,7 +29,13 @@ async function loadInfo() {
     opt.value = opt.textContent = name;
     $("sampler").append(opt);
   }
+  for (const name of info.spacings) {
+    const opt = document.createElement("option");
+    opt.value = opt.textContent = name;
+    $("spacing").append(opt);
+  }
   $("sampler").value = d.sampler;
+  $("spacing").value = d.spacing;
   $("steps").value = d.steps;
   $("steps").max = lim.max_steps;
   $("cfg").value = d.cfg;
@@ -43,7 +49,7 @@ async function loadInfo() {
 
 function syncSteps() {
   const ancestral = $("sampler").value === "ancestral";
-  $("steps").disabled = ancestral;
+  $("steps").disabled = $("spacing").disabled = ancestral;
   if (ancestral) $("steps").value = info.train_steps;
 }
 
@@ -156,7 +162,7 @@ async function generate() {
   const t0 = performance.now();
   const query = new URLSearchParams({
     filename: vocal.name, sampler: $("sampler").value, steps: $("steps").value,
-    cfg: $("cfg").value, seed: $("seed").value,
+    spacing: $("spacing").value, cfg: $("cfg").value, seed: $("seed").value,
   });
   try {
     setStatus("uploading…", null);
@@ -215,7 +221,8 @@ async function showResult(job, t0) {
   const s = r.settings;
   $("stats").textContent = `${r.audio_seconds.toFixed(1)} s of accompaniment generated in ` +
     `${r.generation_seconds.toFixed(2)} s on ${r.device}: real-time factor ${r.rtf.toFixed(3)} ` +
-    `(${s.sampler}, ${s.steps} steps × ${r.windows} window${r.windows > 1 ? "s" : ""}, ` +
+    `(${s.sampler}, ${s.steps} steps` + (s.sampler === "ancestral" ? "" : ` ${s.spacing}`) +
+    ` × ${r.windows} window${r.windows > 1 ? "s" : ""}, ` +
     `guidance ${s.cfg}, seed ${s.seed}). ${seconds.toFixed(2)} s from upload to players.` +
     (r.warnings.length ? ` Warning: ${r.warnings.join("; ")}` : "");
   $("result").dataset.browserSeconds = seconds.toFixed(3);
