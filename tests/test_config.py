@@ -182,6 +182,8 @@ def test_suite_generators_are_validated() -> None:
 
     with pytest.raises(ConfigError, match=r"generators\[0\].spacing='linear'"):
         load_config(None, ["generators=[{type: samuel, spacing: linear}]"], schema=SuiteConfig)
+    with pytest.raises(ConfigError, match=r"generators=\[\]; allowed: at least one generator"):
+        load_config(None, ["generators=[]"], schema=SuiteConfig)
 
 
 def test_rules_name_real_fields_and_choices_match_registries() -> None:

@@ -5,14 +5,12 @@ rows that validate each metric; writes metrics.json + table.md and logs an MLflo
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 from samuel_pl.cli.common import resolve_config_path
 from samuel_pl.config import load_config, to_yaml
 from samuel_pl.config.suite import SuiteConfig
-from samuel_pl.errors import SamuelError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,28 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_suite(suite: SuiteConfig, ckpt: str | None) -> None:
-    """SamuelError for settings or a checkpoint that cannot work, before any audio is read or
-    written."""
-    checks = [
-        (
-            math.isfinite(suite.clip_seconds) and suite.clip_seconds > 0,
-            f"clip_seconds must be a positive number of seconds, got {suite.clip_seconds}",
-        ),
-        (
-            8000 <= suite.sample_rate <= 384000,
-            f"sample_rate must be in [8000, 384000] Hz, got {suite.sample_rate}",
-        ),
-        (suite.bootstrap >= 0, f"bootstrap must be >= 0, got {suite.bootstrap}"),
-        (suite.max_songs >= 0, f"max_songs must be >= 0 (0: all), got {suite.max_songs}"),
-        (
-            suite.split in ("train", "val", "test"),
-            f"split must be train, val or test, got {suite.split!r}",
-        ),
-        (bool(suite.generators), "the suite lists no generators"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise SamuelError(message)
+    """SamuelError for a checkpoint that cannot work, before any audio is read or written (the
+    suite's settings were checked when it was loaded: ``samuel_pl.config.validate``)."""
     if ckpt is not None:  # a bad checkpoint fails now, not after the clips are read
         from samuel_pl.safeload import load_checkpoint
 

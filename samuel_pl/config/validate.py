@@ -235,8 +235,9 @@ RULES: dict[type, dict[str, Check]] = {
         "split": one_of("train", "val", "test"),
         "max_songs": NONNEG,
         "clip_seconds": number(0, lo_open=True),
-        "sample_rate": POS,
+        "sample_rate": number(8000, 384000),
         "bootstrap": NONNEG,
+        "generators": lambda v: None if len(v) else "at least one generator",
     },
     GeneratorConfig: {
         "sampler": one_of(choices=SAMPLER_NAMES),

@@ -77,7 +77,8 @@ def test_evaluate_writes_json_table_and_mlflow_run(
     run = runs[0]
     logged = run.data.metrics
     # Keys are <generator>/<metric>, with no dot inside the generator name (cfg1.5 -> cfg1_5).
-    assert samuel == "samuel-ddim2-cfg1.5" and "samuel-ddim2-cfg1_5/fd_mel" in logged
+    assert samuel == "samuel-ddim2-uniform-cfg1.5"
+    assert "samuel-ddim2-uniform-cfg1_5/fd_mel" in logged
     assert all("." not in k.split("/")[0] for k in logged), sorted(logged)
     assert logged["ground_truth/fd_mel"] == pytest.approx(metrics["ground_truth/fd_mel"])
     # Bootstrap intervals are metrics too.
@@ -123,10 +124,10 @@ def test_evaluate_without_checkpoint_for_samuel_is_a_clear_error(
 @pytest.mark.parametrize(
     "override,message",
     [
-        ("clip_seconds=-2", "clip_seconds must be a positive number of seconds, got -2.0"),
-        ("clip_seconds=nan", "clip_seconds must be a positive number of seconds, got nan"),
-        ("sample_rate=1", "sample_rate must be in [8000, 384000] Hz, got 1"),
-        ("bootstrap=-1", "bootstrap must be >= 0, got -1"),
+        ("clip_seconds=-2", "invalid clip_seconds=-2.0; allowed: a finite number > 0"),
+        ("clip_seconds=nan", "invalid clip_seconds=nan; allowed: a finite number > 0"),
+        ("sample_rate=1", "invalid sample_rate=1; allowed: a finite number >= 8000 and <= 384000"),
+        ("bootstrap=-1", "invalid bootstrap=-1; allowed: a finite number >= 0"),
     ],
 )
 def test_bad_settings_fail_before_any_work(
