@@ -103,6 +103,30 @@ def _raw_upload(base: str, declared: int, sent: bytes) -> socket.socket:
     return sock
 
 
+def _read_reply(sock: socket.socket, first: bytes = b"", timeout: float = 10.0) -> str:
+    """The whole HTTP reply: headers and the Content-Length body may arrive in separate
+    segments, so read until the body is complete, the server closes, or ``timeout``."""
+    data, deadline = first, time.monotonic() + timeout
+    sock.settimeout(1.0)
+    while time.monotonic() < deadline:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            length = next(
+                (int(ln.split(b":", 1)[1]) for ln in head.split(b"\r\n")
+                 if ln.lower().startswith(b"content-length:")), 0,
+            )  # fmt: skip
+            if len(body) >= length:
+                break
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("latin-1")
+
+
 @pytest.fixture()
 def impatient(renderer: Any) -> Any:
     """The demo with a 0.5 s read timeout and a 2 s upload deadline, on its own port."""
@@ -117,7 +141,7 @@ def test_a_stalled_upload_times_out_and_its_folder_is_removed(impatient: Any) ->
     base, app = impatient
     t0 = time.monotonic()
     sock = _raw_upload(base, 100_000, b"RIFF" + b"\0" * 100)
-    reply = sock.recv(4096).decode("latin-1")
+    reply = _read_reply(sock)
     took = time.monotonic() - t0
     sock.close()
     assert reply.startswith("HTTP/1.1 408"), reply
@@ -127,14 +151,15 @@ def test_a_stalled_upload_times_out_and_its_folder_is_removed(impatient: Any) ->
     # A client that trickles bytes forever hits the upload deadline instead.
     sock = _raw_upload(base, 100_000, b"RIFF")
     t0 = time.monotonic()
-    reply = ""
-    while not reply and time.monotonic() - t0 < 10:
+    first = b""
+    while not first and time.monotonic() - t0 < 10:
         sock.sendall(b"\0")
         time.sleep(0.2)
         sock.setblocking(False)
         with contextlib.suppress(BlockingIOError):
-            reply = sock.recv(4096).decode("latin-1")
+            first = sock.recv(4096)
         sock.setblocking(True)
+    reply = _read_reply(sock, first)
     sock.close()
     assert reply.startswith("HTTP/1.1 408") and "did not finish within 2 s" in reply, reply
     assert _folders(app) == set()
