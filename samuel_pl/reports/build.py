@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from samuel_pl.reports import figures, mixing
+from samuel_pl.generation import mixing_weights
+from samuel_pl.reports import figures
 from samuel_pl.reports.document import (
     Audio,
     Block,
@@ -30,19 +31,9 @@ from samuel_pl.reports.document import (
     to_markdown,
 )
 from samuel_pl.reports.files import atomic_write
-from samuel_pl.reports.runs import (
-    KIND,
-    PARENT,
-    RunRecord,
-    aggregate,
-    experiment_id,
-    failed_rows,
-    load_runs,
-    rank,
-    ranked_rows,
-    search,
-    varied_keys,
-)
+from samuel_pl.tracking import client_for, experiment_id, normalise_uri
+from samuel_pl.tracking.ranking import aggregate, failed_rows, rank, ranked_rows, varied_keys
+from samuel_pl.tracking.runs import KIND, PARENT, RunRecord, load_runs, search
 
 
 @dataclass
@@ -119,12 +110,8 @@ def _audio_asset(src: Path, dest: Path, opts: ReportOptions) -> tuple[Path, np.n
 def build_report(opts: ReportOptions, out: Path) -> dict[str, Any]:
     """Write ``out/report.md``, ``out/assets/*`` and ``out/report.html``; return a summary."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from mlflow import MlflowClient
-
-    from samuel_pl.tracking.mlflow_utils import normalise_uri
-
     uri = normalise_uri(opts.uri)
-    client = MlflowClient(uri)
+    client = client_for(uri)
     exp_id = experiment_id(client, opts.experiment)
     runs = load_runs(client, exp_id, opts.runs)
     if not runs:
@@ -266,10 +253,10 @@ def _mixing_curve(client: Any, run: RunRecord, tmp: Path) -> dict[str, Any] | No
     ckpt = Path(run.tags.get("run_dir", "")) / "checkpoints" / "last.ckpt"
     if run.tags.get("run_dir") and ckpt.is_file():
         try:
-            return mixing.from_checkpoint(ckpt)
+            return mixing_weights.from_checkpoint(ckpt)
         except Exception:  # noqa: BLE001 - an unreadable checkpoint: use the config
             pass
-    return mixing.from_params(run.params)
+    return mixing_weights.from_params(run.params)
 
 
 def _mixing_section(

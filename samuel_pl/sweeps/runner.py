@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from samuel_pl.config import to_yaml
 from samuel_pl.reports.files import atomic_write
-from samuel_pl.reports.runs import KIND, SWEEP, RunRecord, load_runs, ranked_markdown, search
 from samuel_pl.sweeps.spec import (
     SweepConfig,
     Trial,
@@ -33,7 +32,10 @@ from samuel_pl.sweeps.spec import (
     load_sweep,
     out_dir,
 )
-from samuel_pl.sweeps.trial import Outcome, client_for, ensure_experiment, run_trial
+from samuel_pl.sweeps.trial import Outcome, run_trial
+from samuel_pl.tracking import client_for, ensure_experiment, git_commit, normalise_uri
+from samuel_pl.tracking.ranking import ranked_markdown
+from samuel_pl.tracking.runs import KIND, SWEEP, RunRecord, find_sweep_parent, load_runs
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 Executor = Callable[[list[Trial]], list[Outcome]]
@@ -56,19 +58,11 @@ class SweepResult:
         return [o for o in self.ran if o.status != "done"]
 
 
-def find_parent(client: Any, exp_id: str, name: str) -> RunRecord | None:
-    """The latest parent run of sweep ``name`` in the experiment, if any."""
-    runs = search(client, exp_id, f"tags.`{KIND}` = 'sweep' and tags.`{SWEEP}` = '{name}'")
-    return runs[-1] if runs else None
-
-
 def _parent(client: Any, exp_id: str, spec: SweepConfig, path: Path) -> str:
-    found = find_parent(client, exp_id, spec.name)
+    found = find_sweep_parent(client, exp_id, spec.name)
     if found is not None:
         client.update_run(found.run_id, status="RUNNING")
         return found.run_id
-    from samuel_pl.tracking import git_commit
-
     tags = {KIND: "sweep", SWEEP: spec.name, "sweep.file": str(path), "git_commit": git_commit()}
     run = client.create_run(exp_id, run_name=f"sweep-{spec.name}", tags=tags)
     for k in ("method", "base", "suite", "budget", "search_seed"):
@@ -190,8 +184,6 @@ def run_sweep(
     progress: bool = True,
 ) -> SweepResult:
     """Run (or resume) the sweep in ``path``; return the ranked table and what ran."""
-    from samuel_pl.tracking.mlflow_utils import normalise_uri
-
     path = Path(path)
     spec = load_sweep(path, overrides)
     spec.tracking.uri = normalise_uri(spec.tracking.uri)

@@ -10,9 +10,9 @@ import numpy as np
 
 from samuel_pl.config import ConfigError
 from samuel_pl.errors import SamuelError
-from samuel_pl.reports.runs import RunRecord
 from samuel_pl.sweeps.spec import SweepConfig, Trial, choices, make_trial
 from samuel_pl.sweeps.trial import Outcome
+from samuel_pl.tracking.runs import RunRecord
 
 
 def _import_optuna() -> Any:

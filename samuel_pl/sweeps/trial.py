@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from samuel_pl.reports import mixing
+from samuel_pl.generation import mixing_weights
 from samuel_pl.reports.files import atomic_write
-from samuel_pl.reports.runs import ERROR, KEY, KIND, PARENT, STATE, SWEEP
 from samuel_pl.sweeps.spec import SweepConfig, Trial, experiment_name, trial_config
+from samuel_pl.tracking import client_for, ensure_experiment, read_run_id
+from samuel_pl.tracking.runs import ERROR, KEY, KIND, PARENT, STATE, SWEEP, log_metrics
 
 
 @dataclass
@@ -35,28 +36,6 @@ class Outcome:
     seconds: float = 0.0
     error: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def client_for(uri: str) -> Any:
-    import mlflow
-
-    return mlflow.MlflowClient(uri)
-
-
-def ensure_experiment(client: Any, uri: str, name: str) -> str:
-    """Id of experiment ``name``, created with fit's artifact location when missing."""
-    from samuel_pl.tracking.mlflow_utils import artifact_location
-
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return str(exp.experiment_id)
-    try:
-        return str(client.create_experiment(name, artifact_location(uri, name)))
-    except Exception:  # noqa: BLE001 - created meanwhile by a parallel worker
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return str(exp.experiment_id)
 
 
 def _samuel_row(suite: Any, result: dict[str, Any]) -> str:
@@ -126,8 +105,6 @@ def _record_failure(
 ) -> str:
     """Mark the trial's run FAILED with the error and traceback: the run this attempt's fit
     created (``mlflow_run.json`` written since ``stamp``), else a new run."""
-    from samuel_pl.tracking.mlflow_utils import read_run_id
-
     client = client_for(spec.tracking.uri)
     fresh = _run_file_stamp(run_dir) not in (None, stamp)
     run_id = read_run_id(run_dir) if fresh else None
@@ -175,7 +152,7 @@ def run_trial(spec: SweepConfig, trial: Trial, parent_id: str, out: Path) -> Out
 def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) -> Outcome:
     from samuel_pl.config import load_config
     from samuel_pl.config.suite import SuiteConfig
-    from samuel_pl.lit.fit import fit
+    from samuel_pl.training import fit
 
     cfg = trial_config(spec, trial, out)
     run_dir = Path(cfg.run.dir)
@@ -194,7 +171,7 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
         if summary.get(name) is not None:
             metrics[f"fit/{name}"] = float(summary[name])
     weights = _write_json(
-        run_dir / "mixing" / "weights.json", mixing.from_checkpoint(summary["checkpoint"])
+        run_dir / "mixing" / "weights.json", mixing_weights.from_checkpoint(summary["checkpoint"])
     )
     client.log_artifact(run_id, str(weights), "mixing")
     if spec.suite:
@@ -209,12 +186,7 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
         for path in _examples(suite, result, eval_dir, run_dir / "examples"):
             client.log_artifact(run_id, str(path), "examples")
     metrics["trial/wall_time_s"] = time.time() - t0
-    from mlflow.entities import Metric
-
-    now, step = int(time.time() * 1000), int(summary["global_step"])
-    batch = [Metric(k, v, now, step) for k, v in metrics.items()]
-    for i in range(0, len(batch), 500):
-        client.log_batch(run_id, metrics=batch[i : i + 500])
+    log_metrics(client, run_id, metrics, int(summary["global_step"]))
     client.set_tag(run_id, STATE, "done")
     client.set_terminated(run_id, "FINISHED")
     return Outcome(trial.key, trial.slug, "done", run_id, time.time() - t0, "", metrics)

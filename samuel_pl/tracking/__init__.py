@@ -1,5 +1,7 @@
-"""MLflow setup, tags and artifact helpers (rank-zero only where it writes)."""
+"""Every MLflow access: store URIs and setup, the Lightning logger, experiments (get or
+create), run records and search, ranking runs across seeds, evaluation runs."""
 
+from samuel_pl.tracking.experiments import client_for, ensure_experiment, experiment_id
 from samuel_pl.tracking.mlflow_utils import (
     git_commit,
     log_artifact,
@@ -10,6 +12,9 @@ from samuel_pl.tracking.mlflow_utils import (
 )
 
 __all__ = [
+    "client_for",
+    "ensure_experiment",
+    "experiment_id",
     "git_commit",
     "log_artifact",
     "make_logger",

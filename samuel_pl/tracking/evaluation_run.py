@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from samuel_pl.tracking.experiments import client_for, ensure_experiment
 from samuel_pl.tracking.mlflow_utils import (
-    artifact_location,
     git_commit,
     normalise_uri,
     read_run_record,
@@ -59,14 +59,9 @@ def log_evaluation(
     ``training_experiment`` plus ``mlflow.parentRunId`` when that run is in the same store (the
     training run gets an ``evaluation.<suite>`` tag back).
     """
-    import mlflow
-
     uri = normalise_uri(uri)
-    client = mlflow.MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    exp_id = exp.experiment_id if exp else client.create_experiment(
-        experiment, artifact_location(uri, experiment)
-    )  # fmt: skip
+    client = client_for(uri)
+    exp_id = ensure_experiment(client, uri, experiment)
     commit = git_commit()
     tags = {"git_commit": commit, "suite": suite_name, "checkpoint": str(result["checkpoint"])}
     if commit != "unknown":

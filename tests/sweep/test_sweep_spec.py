@@ -117,7 +117,7 @@ def test_random_search_is_seeded_and_in_range(tmp_path: Path) -> None:
 
 
 def _record(run_id: str, window: str, seed: str, value: float, ok: bool = True):
-    from samuel_pl.reports.runs import RunRecord
+    from samuel_pl.tracking.runs import RunRecord
 
     return RunRecord(
         run_id=run_id,
@@ -133,7 +133,7 @@ def test_groups_across_seeds_with_t_interval() -> None:
     import numpy as np
     from scipy import stats
 
-    from samuel_pl.reports.runs import aggregate, rank, ranked_rows, varied_keys
+    from samuel_pl.tracking.ranking import aggregate, rank, ranked_rows, varied_keys
 
     vals = [3.0, 4.0, 8.0]
     runs = [_record(f"a{i}", "4", str(i), v) for i, v in enumerate(vals)]
@@ -163,9 +163,9 @@ def test_pareto_front() -> None:
 
 
 def test_optuna_search_resumes_from_done_trials(tmp_path: Path) -> None:
-    from samuel_pl.reports.runs import RunRecord
     from samuel_pl.sweeps.search import optuna_search
     from samuel_pl.sweeps.trial import Outcome
+    from samuel_pl.tracking.runs import RunRecord
 
     params = {"model.window": [4, 8], "optim.lr": {"low": 1e-4, "high": 1e-2, "log": True}}
     spec = load_sweep(_write(tmp_path, params=params, method="optuna", budget=4, seeds=[0, 1]))

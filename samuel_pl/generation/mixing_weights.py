@@ -1,4 +1,5 @@
-"""Local/global mixing weights of the soft alignment attention over the diffusion time."""
+"""Local/global mixing weights of the soft alignment attention over the diffusion time, from a
+trained checkpoint or from a run's configured schedule (sweep artifacts and reports)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ def from_checkpoint(ckpt: str | Path, points: int = 101) -> dict[str, Any]:
     """Weights of the trained (EMA) network, per attention layer, at ``points`` steps."""
     import torch
 
-    from samuel_pl.lit.diffusion_module import LitSamuel
+    from samuel_pl.lit import LitSamuel
 
     module = LitSamuel.from_checkpoint(ckpt)
     steps = module.cfg.diffusion.train_steps

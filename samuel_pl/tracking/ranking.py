@@ -1,24 +1,15 @@
-"""Read runs from MLflow, group them across seeds and rank them (sweep tables and reports)."""
+"""Rank MLflow run records: group them across seeds, statistics per metric, Markdown tables
+(what ``sweep`` prints and ``report`` shows)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from samuel_pl.errors import SamuelError
+from samuel_pl.tracking.runs import STATE, RunRecord
 
-# Tags written by the sweep runner (samuel_pl.sweeps).
-KIND, SWEEP, KEY, STATE, ERROR = (
-    "samuel.kind",
-    "sweep.name",
-    "sweep.trial_key",
-    "sweep.state",
-    "sweep.error",
-)
-PARENT = "mlflow.parentRunId"
 # Params that differ between any two runs but say nothing about the configuration.
 IGNORED_PARAMS = ("run.dir", "run.name", "resume", "tracking.", "data.cache_dir", "trainer.enable")
 DEFAULT_COLUMNS = (
@@ -33,35 +24,6 @@ DEFAULT_COLUMNS = (
 
 
 @dataclass
-class RunRecord:
-    """One MLflow run, flattened."""
-
-    run_id: str
-    name: str
-    status: str
-    params: dict[str, str]
-    metrics: dict[str, float]
-    tags: dict[str, str]
-    start_time: int = 0
-    artifact_uri: str = ""
-
-    @property
-    def key(self) -> str:
-        """Trial key for sweep runs (re-runs of a point share it), else the run id."""
-        return self.tags.get(KEY) or self.run_id
-
-    @property
-    def ok(self) -> bool:
-        """Completed: a sweep trial marked done, or a plain run that FINISHED."""
-        state = self.tags.get(STATE)
-        return state == "done" if state else self.status == "FINISHED"
-
-    @property
-    def error(self) -> str:
-        return self.tags.get(ERROR, "")
-
-
-@dataclass
 class Group:
     """Runs that differ only by seed, with per-metric statistics across them."""
 
@@ -70,65 +32,6 @@ class Group:
     stats: dict[str, tuple[float, float, float, int]] = field(default_factory=dict)
     """metric -> (mean, low, high, n); low/high: 95% t-interval across seeds (n >= 2) or the
     run's own interval (``<metric>.low``/``.high``, e.g. a bootstrap over songs) when n == 1."""
-
-
-def _record(run: Any) -> RunRecord:
-    return RunRecord(
-        run_id=run.info.run_id,
-        name=run.info.run_name or run.info.run_id[:8],
-        status=run.info.status,
-        params=dict(run.data.params),
-        metrics=dict(run.data.metrics),
-        tags=dict(run.data.tags),
-        start_time=int(run.info.start_time or 0),
-        artifact_uri=run.info.artifact_uri or "",
-    )
-
-
-def experiment_id(client: Any, experiment: str) -> str:
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        names = sorted(e.name for e in client.search_experiments())
-        raise SamuelError(
-            f"MLflow experiment '{experiment}' not found; experiments: {', '.join(names) or '-'}"
-        )
-    return str(exp.experiment_id)
-
-
-def search(client: Any, exp_id: str, filter_string: str = "") -> list[RunRecord]:
-    """Every run of an experiment matching ``filter_string`` (all pages)."""
-    out: list[RunRecord] = []
-    token = None
-    while True:
-        page = client.search_runs(
-            [exp_id], filter_string, max_results=1000, page_token=token, order_by=["start_time"]
-        )
-        out += [_record(r) for r in page]
-        token = page.token
-        if not token:
-            return out
-
-
-def load_runs(
-    client: Any, exp_id: str, run_ids: list[str] | None = None, parent: str | None = None
-) -> list[RunRecord]:
-    """Runs to compare: no sweep parents or report runs; children of ``parent`` if given;
-    only ``run_ids`` (ids, id prefixes or names) if given; one run per trial key (the completed
-    one, else the latest attempt)."""
-    runs = [r for r in search(client, exp_id) if r.tags.get(KIND) not in ("sweep", "report")]
-    if parent:
-        runs = [r for r in runs if r.tags.get(PARENT) == parent]
-    if run_ids:
-        wanted = set(run_ids)
-        runs = [r for r in runs if r.name in wanted or any(r.run_id.startswith(w) for w in wanted)]
-        if not runs:
-            raise SamuelError(f"none of the runs {', '.join(run_ids)} is in this experiment")
-    best: dict[str, RunRecord] = {}
-    for r in runs:  # oldest first
-        cur = best.get(r.key)
-        if cur is None or r.ok or not cur.ok:
-            best[r.key] = r
-    return list(best.values())
 
 
 def varied_keys(runs: list[RunRecord]) -> list[str]:
