@@ -161,7 +161,7 @@ def test_fit_refuses_a_bad_value_before_creating_anything(
 
 
 def test_fit_validates_a_config_built_in_code(tmp_path: Path) -> None:
-    from samuel_pl.lit.fit import fit
+    from samuel_pl.training import fit
 
     cfg = load_config(DEBUG, [f"run.dir={tmp_path / 'run'}"])
     cfg.sampling.sampler = "dpmp"

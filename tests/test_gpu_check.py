@@ -33,7 +33,7 @@ def test_gpu_check_without_cuda_exits_0_and_writes_nothing() -> None:
 
 def test_compile_flag_keeps_checkpoint_keys() -> None:
     from samuel_pl.lit import LitSamuel
-    from samuel_pl.lit.fit import compile_model
+    from samuel_pl.training.trainer import compile_model
 
     cfg = load_config(DEBUG_YAML, ["trainer.compile=true"])
     assert cfg.trainer.compile is True
@@ -49,8 +49,8 @@ def test_compile_flag_keeps_checkpoint_keys() -> None:
 def test_fsdp_strategy_wraps_each_unet() -> None:
     from lightning.pytorch.strategies import FSDPStrategy
 
-    from samuel_pl.lit.fit import build_strategy
     from samuel_pl.nn import SamuelUNet
+    from samuel_pl.training.trainer import build_strategy
 
     assert build_strategy("ddp") == "ddp"
     strategy = build_strategy("fsdp")

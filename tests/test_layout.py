@@ -20,6 +20,7 @@ LEVELS = {
     "evaluation": 5,
     "baselines": 4,
     "generation": 3,
+    "training": 3,
     "lit": 2,
     "data": 2,
     "codecs": 1,

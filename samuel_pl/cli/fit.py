@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if cfg is None:
         return 0
-    from samuel_pl.lit.fit import fit  # heavy imports only when training
+    from samuel_pl.training import fit  # heavy imports only when training
 
     summary = fit(cfg)
     if not summary:

@@ -23,7 +23,7 @@ from torchmetrics.audio import ScaleInvariantSignalDistortionRatio
 from samuel_pl.codecs.vae import oobleck_config
 from samuel_pl.config import ConfigError, FitConfig, load_config, to_dict
 from samuel_pl.errors import NonFiniteError
-from samuel_pl.lit.diffusion_module import config_from_hparams
+from samuel_pl.lit.samuel import config_from_hparams
 from samuel_pl.lit.schedule import warmup_cosine
 from samuel_pl.nn.discriminator import (
     MultiScaleSTFTDiscriminator,

@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from samuel_pl.cli.main import main
-from samuel_pl.lit.checkpoint_io import SAVE_DELAY_ENV
+from samuel_pl.training.checkpoint_io import SAVE_DELAY_ENV
 from tests.conftest import DEBUG_YAML, REPO
 
 STEPS, STEPS_PER_EPOCH = 6, 8  # crops_per_epoch 32 / batch_size 4: no epoch ends

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from samuel_pl.lit.progress import RichStepProgressBar, TQDMStepProgressBar, step_progress_bar
+from samuel_pl.training.progress import RichStepProgressBar, TQDMStepProgressBar, step_progress_bar
 
 
 def _trainer(**kw: object) -> SimpleNamespace:
@@ -27,9 +27,9 @@ def test_total_and_description_are_steps_of_max_steps(kind: type) -> None:
 def test_the_bar_of_a_real_fit_reaches_max_steps(
     debug_overrides: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import samuel_pl.lit.run as run
+    import samuel_pl.training.trainer as trainer_module
     from samuel_pl.config import load_config
-    from samuel_pl.lit.fit import fit
+    from samuel_pl.training import fit
     from tests.conftest import DEBUG_YAML
 
     quick = ["tracking.enabled=false", "callbacks.num_sample_songs=0", "trainer.max_steps=3"]
@@ -46,7 +46,7 @@ def test_the_bar_of_a_real_fit_reaches_max_steps(
             super().on_train_batch_end(trainer, *args)
             seen.append((self.train_progress_bar.n, self.train_progress_bar.desc))
 
-    monkeypatch.setattr(run, "step_progress_bar", Spy)
+    monkeypatch.setattr(trainer_module, "step_progress_bar", Spy)
     fit(cfg)
     assert seen[-1][0] == 3 and seen[-1][1].startswith("step 3/3 (epoch ")
     assert [n for n, _ in seen] == [1, 2, 3]

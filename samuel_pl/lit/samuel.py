@@ -84,7 +84,7 @@ class LitSamuel(pl.LightningModule):
         """The module of a ``task: diffusion`` checkpoint (weights-only; one-line errors).
 
         The one loader behind generate, evaluate, serve and reports (fit resumes through
-        :class:`~samuel_pl.lit.checkpoint_io.AtomicCheckpointIO`, which reads the same way).
+        :class:`~samuel_pl.training.checkpoint_io.AtomicCheckpointIO`, which reads the same way).
         """
         from samuel_pl.errors import SamuelError
         from samuel_pl.safeload import load_checkpoint

@@ -1,4 +1,4 @@
-"""Training orchestration: run folder, resume, MLflow, callbacks, Trainer, summary.json.
+"""The latent-diffusion training job: codec, DataModule, LitSamuel, callbacks, Trainer, summary.
 
 Distributed runs (``trainer.strategy=ddp|fsdp``): every rank runs :func:`fit`; only global rank
 zero creates the run folder, writes config.yaml / mlflow_run.json / summary.json and creates the
@@ -20,47 +20,31 @@ from lightning.pytorch.callbacks import Callback
 from samuel_pl.codecs import build_codec
 from samuel_pl.config import ConfigError, FitConfig, to_dict, validate
 from samuel_pl.data.datamodule import SamuelDataModule
-from samuel_pl.lit.callbacks import AudioSamples, MetricHistory
-from samuel_pl.lit.diffusion_module import LitSamuel, with_latent_channels
-from samuel_pl.lit.run import (
+from samuel_pl.lit.samuel import LitSamuel, with_latent_channels
+from samuel_pl.lit.samuel_callbacks import AudioSamples
+from samuel_pl.tracking import normalise_uri
+from samuel_pl.training.run import (
     RESUME_ENV,
     RUN_DIR_ENV,
-    build_trainer,
-    checkpoint_callbacks,
-    finish_run,
     is_rank_zero,
     prepare_run_dir,
-    resolve_run,
     run_logger,
     shared_run,
 )
-from samuel_pl.tracking.mlflow_utils import normalise_uri
+from samuel_pl.training.summary import MetricHistory, build_summary, finish_run
+from samuel_pl.training.trainer import (
+    build_strategy,
+    build_trainer,
+    checkpoint_callbacks,
+    compile_model,
+)
 
-__all__ = ["build_strategy", "compile_model", "fit", "is_rank_zero", "resolve_run", "shared_run"]
+__all__ = ["fit"]
 
 # Expected, and noise for users: the EMA copy is always in eval mode; Lightning's pytree shim.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
 warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-
-
-def compile_model(module: LitSamuel) -> None:
-    """``torch.compile`` the online denoiser in place (``nn.Module.compile``: same state_dict
-    keys, so checkpoints and the EMA copy are unchanged)."""
-    module.model.compile()
-
-
-def build_strategy(name: str) -> Any:
-    """Lightning strategy for ``trainer.strategy``. ``fsdp`` wraps each U-Net (online and EMA)
-    as its own unit with original parameters kept, so the frozen EMA copy is sharded exactly
-    like the trained one and the EMA update stays element-wise on each rank's shard."""
-    if name != "fsdp":
-        return name
-    from lightning.pytorch.strategies import FSDPStrategy
-
-    from samuel_pl.nn import SamuelUNet
-
-    return FSDPStrategy(auto_wrap_policy={SamuelUNet}, use_orig_params=True)
 
 
 class _Normalization(Callback):
@@ -84,7 +68,7 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     """Train SAMUeL as configured; return the run summary (also written to summary.json)."""
     validate(cfg)  # configs built in code too: every value checked before anything is created
     if cfg.task == "vae":  # the audio VAE codec (experiments/vae/*.yaml)
-        from samuel_pl.lit.fit_vae import fit_vae
+        from samuel_pl.training.fit_vae import fit_vae
 
         return fit_vae(cfg)
     t0 = time.time()
@@ -176,29 +160,16 @@ def _finish(
 ) -> dict[str, Any]:
     if not trainer.is_global_zero:
         return {}
-    last = run_dir / "checkpoints" / "last.ckpt"
-    wall = time.time() - t0
     steps_run = max(0, trainer.global_step - history.start_step)
-    summary: dict[str, Any] = {
-        "run_dir": str(run_dir),
-        "global_step": trainer.global_step,
-        "steps_this_session": steps_run,
-        "epochs": trainer.current_epoch,
-        "first_train_loss": history.train[0][1] if history.train else None,
-        "last_train_loss": history.train[-1][1] if history.train else None,
-        "first_val_loss": history.val[0][1] if history.val else None,
-        "last_val_loss": history.val[-1][1] if history.val else None,
-        "val_loss_history": history.val,
-        "train_loss_history": history.train[:: max(1, len(history.train) // 2000)],  # thinned
-        "nonfinite_skipped": int(getattr(trainer.lightning_module, "nonfinite_skipped", 0)),
-        "checkpoint": str(last) if last.is_file() else None,
-        "samples": [str(p) for p in samples.last_files],
-        "wall_time_s": round(wall, 1),
-        "world_size": trainer.world_size,
-        "train_samples_per_s": round(
-            steps_run * cfg.data.batch_size * trainer.world_size / max(wall, 1e-9), 2
-        ),
-        "mlflow_run_id": getattr(logger, "run_id", None) if logger else None,
-        "mlflow_uri": getattr(logger, "uri", None) if logger else None,
-    }
+    summary = build_summary(
+        trainer,
+        logger,
+        run_dir,
+        history,
+        samples.last_files,
+        t0,
+        samples_seen=steps_run * cfg.data.batch_size * trainer.world_size,
+        steps_this_session=steps_run,
+        train_loss_history=history.train[:: max(1, len(history.train) // 2000)],  # thinned
+    )
     return finish_run(cfg, logger, run_dir, summary, history, "v-MSE")

@@ -1,7 +1,7 @@
 """Training job of the audio VAE (``task: vae``): run folder, MLflow, Trainer, summary.json.
 
 The same run-folder, resume (``resume=auto``) and tracking conventions as the diffusion job
-(:mod:`samuel_pl.lit.fit`); the summary names the checkpoint to use as ``codec.type=vae``.
+(:mod:`samuel_pl.training.fit`); the summary names the checkpoint to use as ``codec.type=vae``.
 """
 
 from __future__ import annotations
@@ -15,19 +15,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from samuel_pl.config import FitConfig, to_dict
 from samuel_pl.data.audio_crops import AudioDataModule
-from samuel_pl.lit.callbacks import MetricHistory
-from samuel_pl.lit.run import (
-    build_trainer,
-    checkpoint_callbacks,
-    finish_run,
-    is_rank_zero,
-    prepare_run_dir,
-    run_logger,
-    shared_run,
-)
 from samuel_pl.lit.vae import LitAudioVAE, check_vae_config
 from samuel_pl.lit.vae_callbacks import VAEReconstructions
-from samuel_pl.tracking.mlflow_utils import normalise_uri
+from samuel_pl.tracking import normalise_uri
+from samuel_pl.training.run import is_rank_zero, prepare_run_dir, run_logger, shared_run
+from samuel_pl.training.summary import MetricHistory, build_summary, finish_run
+from samuel_pl.training.trainer import build_trainer, checkpoint_callbacks
 
 
 def fit_vae(cfg: FitConfig) -> dict[str, Any]:
@@ -86,32 +79,19 @@ def _finish(
 ) -> dict[str, Any]:
     last = run_dir / "checkpoints" / "last.ckpt"
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-    module = trainer.lightning_module
-    summary: dict[str, Any] = {
-        "task": "vae",
-        "run_dir": str(run_dir),
-        "global_step": trainer.global_step,
-        "batches": int(getattr(module, "batches_seen", 0)),
-        "epochs": trainer.current_epoch,
-        "first_train_loss": history.train[0][1] if history.train else None,
-        "last_train_loss": history.train[-1][1] if history.train else None,
-        "first_val_loss": history.val[0][1] if history.val else None,
-        "last_val_loss": history.val[-1][1] if history.val else None,
-        "val_loss_history": history.val,
-        "val_metrics": metrics,
-        "checkpoint": str(last) if last.is_file() else None,
-        "best_checkpoint": ckpt_cb.best_model_path or None,
-        "codec_overrides": f"codec.type=vae codec.path={last.resolve()}"
-        if last.is_file()
-        else None,
-        "samples": [str(p) for p in examples.last_files],
-        "wall_time_s": round(time.time() - t0, 1),
-        "train_samples_per_s": round(
-            int(getattr(module, "batches_seen", 0)) * cfg.data.batch_size / (time.time() - t0), 2
-        ),
-        "world_size": trainer.world_size,
-        "nonfinite_skipped": int(getattr(module, "nonfinite_skipped", 0)),
-        "mlflow_run_id": getattr(logger, "run_id", None) if logger else None,
-        "mlflow_uri": getattr(logger, "uri", None) if logger else None,
-    }
+    batches = int(getattr(trainer.lightning_module, "batches_seen", 0))
+    summary = build_summary(
+        trainer,
+        logger,
+        run_dir,
+        history,
+        examples.last_files,
+        t0,
+        samples_seen=batches * cfg.data.batch_size,
+        task="vae",
+        batches=batches,
+        val_metrics=metrics,
+        best_checkpoint=ckpt_cb.best_model_path or None,
+        codec_overrides=f"codec.type=vae codec.path={last.resolve()}" if last.is_file() else None,
+    )
     return finish_run(cfg, logger, run_dir, summary, history, "MR-STFT + KL")

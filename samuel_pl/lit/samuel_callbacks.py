@@ -1,4 +1,4 @@
-"""Lightning callbacks: audio samples for fixed validation songs, metric history."""
+"""Callbacks of :class:`~samuel_pl.lit.samuel.LitSamuel`: audio samples of validation songs."""
 
 from __future__ import annotations
 
@@ -13,30 +13,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from samuel_pl.audio import write_audio
 from samuel_pl.plots import latent_panels
 from samuel_pl.tracking import log_artifact
-
-
-class MetricHistory(pl.Callback):
-    """Keeps (step, value) of train/val losses for the run summary and plots."""
-
-    def __init__(self) -> None:
-        self.train: list[tuple[int, float]] = []
-        self.val: list[tuple[int, float]] = []
-        self.start_step = 0
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: Any) -> None:
-        self.start_step = trainer.global_step
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, *args: Any) -> None:
-        v = trainer.callback_metrics.get("train/loss")
-        if v is not None:
-            self.train.append((trainer.global_step, float(v)))
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
-        if trainer.sanity_checking:
-            return
-        v = trainer.callback_metrics.get("val/loss")
-        if v is not None:
-            self.val.append((trainer.global_step, float(v)))
 
 
 class AudioSamples(pl.Callback):
