@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from samuel_pl.generation import mixing_weights
 from samuel_pl.reports import figures
 from samuel_pl.reports.document import (
     Audio,
@@ -247,6 +246,8 @@ def _pareto_section(
 
 def _mixing_curve(client: Any, run: RunRecord, tmp: Path) -> dict[str, Any] | None:
     """The run's logged weights (sweeps), else its checkpoint's, else the configured schedule."""
+    from samuel_pl.generation import mixing_weights
+
     got = _download(client, run, "mixing/weights.json", tmp / run.run_id)
     if got is not None:
         return dict(json.loads(got.read_text()))

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from samuel_pl.generation import mixing_weights
 from samuel_pl.reports.files import atomic_write
 from samuel_pl.sweeps.spec import SweepConfig, Trial, experiment_name, trial_config
 from samuel_pl.tracking import client_for, ensure_experiment, read_run_id
@@ -152,6 +151,7 @@ def run_trial(spec: SweepConfig, trial: Trial, parent_id: str, out: Path) -> Out
 def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) -> Outcome:
     from samuel_pl.config import load_config
     from samuel_pl.config.suite import SuiteConfig
+    from samuel_pl.generation import mixing_weights
     from samuel_pl.training import fit
 
     cfg = trial_config(spec, trial, out)
