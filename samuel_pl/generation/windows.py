@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion import CosineSchedule, get_sampler, sampler_timesteps, v_from_x0_xt
+from samuel_pl.diffusion import CosineSchedule, get_sampler, v_from_x0_xt
 
 ModelFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -139,11 +139,12 @@ def sample_windows(
         plan: from :func:`plan_windows`.
         generator: CPU generator for the initial noise of every window.
         noise_generator: generator of the samplers' noise (default: ``generator``).
-        spacing: step grid of ddim / dpmpp (:func:`samuel_pl.diffusion.sampler_timesteps`).
+        eta: the sampler's stochasticity, for samplers that take it (DDIM).
+        spacing: step grid of ddim / dpmpp (:meth:`samuel_pl.diffusion.SamplerSpec.timesteps`).
         on_step: called as ``on_step(window_index, step_index)`` after every sampler step.
     """
-    fn_sample = get_sampler(sampler)
-    ts = sampler_timesteps(sampler, schedule, steps, spacing)
+    spec = get_sampler(sampler)
+    ts = spec.timesteps(schedule, steps, spacing)
     out = torch.zeros_like(cond)  # (1, C, total)
     w = plan.window
     for k, start in enumerate(plan.starts):
@@ -159,14 +160,14 @@ def sample_windows(
             if on_step is not None:
                 on_step(k, i)
 
-        x0 = fn_sample(
+        x0 = spec(
             model_fn,
             x_T,
             schedule,
             ts,
             callback=callback,
             generator=noise_generator or generator,
-            eta=eta,
+            **spec.options(eta),
         )
         out[:, :, start : start + w] = x0  # the overlap is already m known + (1 - m) model
     return out

@@ -20,7 +20,6 @@ from samuel_pl.diffusion import (
     CFGDenoiser,
     CosineSchedule,
     get_sampler,
-    sampler_timesteps,
     training_loss,
 )
 from samuel_pl.errors import NonFiniteError
@@ -261,9 +260,9 @@ class LitSamuel(pl.LightningModule):
         gen_device = generator.device if generator is not None else "cpu"
         x = torch.randn(cond.shape, generator=generator, device=gen_device).to(cond)
         fn = CFGDenoiser(net, cond, s.cfg if cfg is None else cfg)
-        name = sampler or s.sampler
-        ts = sampler_timesteps(name, self.schedule, steps or s.steps, spacing or s.spacing)
-        out = get_sampler(name)(
-            fn, x, self.schedule, ts, callback=callback, generator=generator, eta=s.eta
+        spec = get_sampler(sampler or s.sampler)
+        ts = spec.timesteps(self.schedule, steps or s.steps, spacing or s.spacing)
+        out = spec(
+            fn, x, self.schedule, ts, callback=callback, generator=generator, **spec.options(s.eta)
         )
         return out if normalized else self.denormalize(out)
