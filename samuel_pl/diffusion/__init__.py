@@ -1,6 +1,6 @@
 """Pure-torch diffusion math: schedule, v-objective, loss, guidance, samplers."""
 
-from samuel_pl.diffusion.guidance import CFGDenoiser
+from samuel_pl.diffusion.guidance import CFGDenoiser, InpaintDenoiser
 from samuel_pl.diffusion.objective import (
     LOSS_WEIGHTS,
     LossOutput,
@@ -17,6 +17,7 @@ from samuel_pl.diffusion.samplers import (
     SAMPLERS,
     SPACING_CHOICES,
     SPACINGS,
+    ModelFn,
     Sampler,
     SamplerSpec,
     get_sampler,
@@ -37,7 +38,9 @@ __all__ = [
     "SPACING_CHOICES",
     "CFGDenoiser",
     "CosineSchedule",
+    "InpaintDenoiser",
     "LossOutput",
+    "ModelFn",
     "Sampler",
     "SamplerSpec",
     "cosine_betas",

@@ -3,8 +3,9 @@
 A clip longer than the model's context is cut into windows of ``window`` frames that overlap by
 at least ``overlap`` frames (the last window is shifted back to end on the last frame). Window
 ``k`` is sampled with the frames it shares with the windows before it *known*: for those frames
-:class:`InpaintDenoiser` returns ``v_known = (sqrt(a) x_t - x0_known) / sqrt(1 - a)``, the v that
-makes the sampler's x0 estimate equal ``x0_known`` there, so every sampler (ancestral, DDIM,
+:class:`~samuel_pl.diffusion.guidance.InpaintDenoiser` returns
+``v_known = (sqrt(a) x_t - x0_known) / sqrt(1 - a)``, the v that makes the sampler's x0 estimate
+equal ``x0_known`` there, so every sampler (ancestral, DDIM,
 DPM++) continues the earlier audio without modification, and the network sees the (noised)
 previous music as context while it denoises the new frames. The known weight ``m`` is 1 over
 the first part of the overlap and falls to 0 with a raised cosine over the last ``crossfade``
@@ -22,9 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion import CosineSchedule, get_sampler, v_from_x0_xt
-
-ModelFn = Callable[[Tensor, Tensor], Tensor]
+from samuel_pl.diffusion import CosineSchedule, InpaintDenoiser, get_sampler
+from samuel_pl.diffusion.samplers import ModelFn
 
 
 @dataclass(frozen=True)
@@ -86,31 +86,6 @@ def known_weight(known: int, window: int, crossfade: int) -> Tensor:
         j = torch.arange(1, fade + 1, dtype=torch.float64)
         m[known - fade : known] = (0.5 * (1.0 + torch.cos(math.pi * j / (fade + 1)))).float()
     return m
-
-
-class InpaintDenoiser:
-    """Guide ``model_fn`` so its x0 estimate equals ``x0_known`` where ``weight`` is 1.
-
-    Args:
-        model_fn: ``(x (B,C,T), t (B,)) -> v`` (e.g. a :class:`CFGDenoiser`).
-        schedule: the noise schedule (for alpha_bar(t)).
-        x0_known: (B or 1, C, T) known clean latent (values where ``weight`` is 0 are ignored).
-        weight: (T,) known weight in [0, 1].
-    """
-
-    def __init__(
-        self, model_fn: ModelFn, schedule: CosineSchedule, x0_known: Tensor, weight: Tensor
-    ) -> None:
-        self.model_fn, self.schedule = model_fn, schedule
-        self.x0_known = x0_known
-        self.weight = weight.to(x0_known.device, x0_known.dtype)[None, None, :]  # (1, 1, T)
-
-    def __call__(self, x: Tensor, t: Tensor) -> Tensor:
-        """x: (B, C, T); t: (B,) -> v (B, C, T)."""
-        v = self.model_fn(x, t)
-        a = self.schedule.alpha_bar(t.detach().to("cpu", torch.float64)).to(x.device, x.dtype)
-        v_known = v_from_x0_xt(self.x0_known.expand_as(x), x, a)  # (B, C, T)
-        return v + self.weight * (v_known - v)
 
 
 StepHook = Callable[[int, int], None]
