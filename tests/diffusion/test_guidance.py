@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from samuel_pl.config.schema import ModelConfig
 from samuel_pl.diffusion import CosineSchedule, x0_from_v
 from samuel_pl.diffusion.guidance import CFGDenoiser, InpaintDenoiser
 from samuel_pl.generation import known_weight
@@ -13,10 +12,9 @@ from samuel_pl.nn.unet import SamuelUNet
 
 def tiny_model() -> SamuelUNet:
     torch.manual_seed(0)
-    cfg = ModelConfig(
+    m = SamuelUNet(
         in_channels=4, channels=[8, 16], time_dim=16, time_hidden=32, heads=2, groups=2, window=4
-    )
-    m = SamuelUNet(cfg).eval()
+    ).eval()
     with torch.no_grad():
         for p in m.out[-1].parameters():
             p.normal_(std=0.2)
