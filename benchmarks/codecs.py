@@ -59,11 +59,10 @@ def _build(name: str, vae_ckpt: str) -> tuple[Any, str]:
         import dataclasses
 
         from samuel_pl.codecs.posterior import PosteriorCodec
-        from samuel_pl.codecs.vae import oobleck_config
-        from samuel_pl.nn.oobleck import OobleckVAE, remove_weight_norm
+        from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, remove_weight_norm
 
         cfg = load_config(HERE.parent / "experiments" / "vae" / "demo.yaml")
-        arch = oobleck_config(dataclasses.asdict(cfg.vae), cfg.data.channels)
+        arch = OobleckConfig.from_sizes(dataclasses.asdict(cfg.vae), cfg.data.channels)
         model = remove_weight_norm(OobleckVAE(arch))
         codec = PosteriorCodec(
             model,

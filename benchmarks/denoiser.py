@@ -32,13 +32,12 @@ CASES = [
 def case(kind: str, batch: int, precision: str, length: int, threads: int, repeats: int) -> dict:
     import torch
 
-    from samuel_pl.config.schema import ModelConfig
     from samuel_pl.diffusion import CosineSchedule, training_loss
     from samuel_pl.nn import SamuelUNet
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = SamuelUNet(ModelConfig(in_channels=64))
+    model = SamuelUNet(in_channels=64)
     x, c = torch.randn(batch, 64, length), torch.randn(batch, 64, length)
     t = torch.rand(batch) * 799
 
@@ -97,7 +96,7 @@ def main() -> int:
     cfg = {(r["case"], r["B"], r["precision"]): r.get("time_s") for r in rows}
     fwd2 = cfg.get(("forward", 2, "fp32"))
     meta = {
-        "model": "SamuelUNet(ModelConfig(in_channels=64)) paper config, 15.4M parameters",
+        "model": "SamuelUNet(in_channels=64) paper config, 15.4M parameters",
         "time_method": f"median of {args.repeats} runs after one warm-up, fresh process per case",
         "memory_method": "peak extra RSS of the warm-up call "
         "(VmHWM reset via /proc/self/clear_refs)",

@@ -52,12 +52,11 @@ def speed_rows(quick: bool, cfg_scale: float) -> tuple[list[dict[str, Any]], dic
     import torch
 
     from samuel_pl.codecs.mel import MelCodec
-    from samuel_pl.config.schema import ModelConfig
     from samuel_pl.diffusion import CFGDenoiser, CosineSchedule, get_sampler, sampler_timesteps
     from samuel_pl.nn import SamuelUNet
 
     torch.manual_seed(0)
-    net = SamuelUNet(ModelConfig(in_channels=64)).eval()
+    net = SamuelUNet(in_channels=64).eval()
     sched = CosineSchedule(800)
     cond = torch.randn(1, 64, FRAMES)
     fn = CFGDenoiser(net, cond, cfg_scale)

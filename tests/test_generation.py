@@ -13,11 +13,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent / "generation"))
 from gen_helpers import HOP, SR_CODEC, WINDOW, join_steps, vocal, write_vocal  # noqa: E402
 
-from samuel_pl.diffusion import CosineSchedule, x0_from_v  # noqa: E402
 from samuel_pl.errors import AudioError, SamuelError  # noqa: E402
 from samuel_pl.generation import (  # noqa: E402
     Accompanist,
-    InpaintDenoiser,
     SilentVocalsWarning,
     known_weight,
     plan_windows,
@@ -117,24 +115,6 @@ def test_join_statistic_detects_a_restart() -> None:
     z[:, plan.starts[1] + 5 :] += 1.0
     join, inside = join_steps(z, plan.starts, 32)
     assert join > 1.25 * np.percentile(inside, 95)
-
-
-def test_inpaint_denoiser_pins_the_known_x0() -> None:
-    """Where the weight is 1 the sampler's x0 estimate is x0_known; where 0 it is the model's."""
-    sched = CosineSchedule(800)
-    gen = torch.Generator().manual_seed(0)
-    x, known = torch.randn(2, 4, 16, generator=gen), torch.randn(1, 4, 16, generator=gen)
-    v_model = torch.randn(2, 4, 16, generator=gen)
-    weight = known_weight(8, 16, 4)
-    fn = InpaintDenoiser(lambda x_, t_: v_model, sched, known, weight)
-    for step in (799.0, 400.0, 3.0):
-        t = torch.full((2,), step)
-        a = sched.alpha_bar(t.double()).float()
-        x0 = x0_from_v(x, fn(x, t), a)
-        x0_model = x0_from_v(x, v_model, a)
-        expect = weight * known + (1 - weight) * x0_model
-        assert torch.allclose(x0, expect, atol=1e-4)
-        assert torch.allclose(x0[..., :4], known[..., :4].expand(2, -1, -1), atol=1e-4)
 
 
 def test_bad_arguments(acc: Accompanist) -> None:

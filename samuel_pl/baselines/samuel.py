@@ -23,7 +23,7 @@ class SamuelGenerator:
         name: str = "",
         spacing: str = "",
     ) -> None:
-        from samuel_pl.diffusion import resolve_spacing
+        from samuel_pl.diffusion import get_sampler
         from samuel_pl.generation import Accompanist
         from samuel_pl.metrics import count_parameters
 
@@ -32,7 +32,8 @@ class SamuelGenerator:
         self.sampler, self.steps, self.cfg, self.seed = sampler, steps, cfg, seed
         self.spacing = spacing or self.accompanist.cfg.sampling.spacing
         self.parameters = count_parameters(self.accompanist.module.model)
-        grid = "" if sampler == "ancestral" else f"-{resolve_spacing(sampler, self.spacing)}"
+        spec = get_sampler(sampler)
+        grid = f"-{spec.spacing(self.spacing)}" if spec.uses_steps else ""
         self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}"
         stat = self.ckpt.stat()
         settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}"

@@ -16,9 +16,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if cfg is None:
         return 0
-    from samuel_pl.nn import SamuelUNet, parameter_table
+    from samuel_pl.lit.diffusion_module import build_unet
+    from samuel_pl.nn import parameter_table
 
-    model = SamuelUNet(cfg.model, cfg.diffusion.train_steps, cfg.diffusion.cosine_s)
+    model = build_unet(cfg)
     rows = parameter_table(model)
     total = sum(p.numel() for p in model.parameters())
     width = max(len(name) for name, _ in rows)

@@ -8,6 +8,7 @@ the ``vae.*`` tensors of its state dict. No Lightning import is needed to use it
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from torch import Tensor
 
 from samuel_pl.codecs.posterior import PosteriorCodec
 from samuel_pl.config.schema import CodecConfig
+from samuel_pl.config.vae import VAEConfig
 from samuel_pl.errors import SamuelError
 from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, remove_weight_norm
 from samuel_pl.safeload import load_checkpoint
@@ -25,18 +27,10 @@ PREFIX = "vae."
 TRAIN_HINT = "train one with `python -m samuel_pl.fit --config experiments/vae/demo.yaml`"
 
 
-def oobleck_config(vae: dict[str, Any], audio_channels: int) -> OobleckConfig:
-    """The network sizes of a ``vae`` config section (a dict, as saved in checkpoints)."""
-    return OobleckConfig(
-        audio_channels=int(audio_channels),
-        channels=int(vae["channels"]),
-        c_mults=[int(m) for m in vae["c_mults"]],
-        strides=[int(s) for s in vae["strides"]],
-        latent_dim=int(vae["latent_dim"]),
-        dilations=[int(d) for d in vae["dilations"]],
-        use_weight_norm=bool(vae["weight_norm"]),
-        istft_hop=int(vae.get("istft_hop", 0)),  # absent in checkpoints from before the option
-    )
+def architecture(vae: dict[str, Any], audio_channels: int) -> OobleckConfig:
+    """The network sizes of a ``vae`` config section as saved in a checkpoint (keys it lacks,
+    from before an option existed, take the schema's defaults)."""
+    return OobleckConfig.from_sizes({**dataclasses.asdict(VAEConfig()), **vae}, audio_channels)
 
 
 def tensors_digest(state: dict[str, Tensor]) -> str:
@@ -67,6 +61,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
     return config, state
 
 
+def _identity(arch: OobleckConfig) -> dict[str, Any]:
+    """The sizes as hashed into ``codec_id`` (under the key names latent caches were made with)."""
+    out = dict(vars(arch))
+    out["use_weight_norm"] = out.pop("weight_norm")  # the field's name before it matched the config
+    return out
+
+
 class VAECodec(PosteriorCodec):
     """A trained :class:`~samuel_pl.nn.oobleck.OobleckVAE` as a latent codec."""
 
@@ -77,7 +78,7 @@ class VAECodec(PosteriorCodec):
         """Load the VAE of a ``task: vae`` checkpoint with the codec options of ``cfg``."""
         cfg = cfg or CodecConfig(type="vae", path=str(path))
         config, state = read_checkpoint(path)
-        arch = oobleck_config(config["vae"], config["data"]["channels"])
+        arch = architecture(config["vae"], config["data"]["channels"])
         model = OobleckVAE(arch)
         try:
             model.load_state_dict(state, strict=True)
@@ -85,7 +86,7 @@ class VAECodec(PosteriorCodec):
             first = str(exc).splitlines()[0]
             raise SamuelError(f"{path}: VAE weights do not match its config ({first})") from None
         identity = {
-            "architecture": vars(arch) | {"sample_rate": int(config["data"]["sample_rate"])},
+            "architecture": _identity(arch) | {"sample_rate": int(config["data"]["sample_rate"])},
             "weights": tensors_digest(state),
         }
         return cls(

@@ -1,6 +1,6 @@
 """Pure-torch diffusion math: schedule, v-objective, loss, guidance, samplers."""
 
-from samuel_pl.diffusion.guidance import CFGDenoiser
+from samuel_pl.diffusion.guidance import CFGDenoiser, InpaintDenoiser
 from samuel_pl.diffusion.objective import (
     LOSS_WEIGHTS,
     LossOutput,
@@ -17,7 +17,9 @@ from samuel_pl.diffusion.samplers import (
     SAMPLERS,
     SPACING_CHOICES,
     SPACINGS,
+    ModelFn,
     Sampler,
+    SamplerSpec,
     get_sampler,
     resolve_spacing,
     sample_ancestral,
@@ -36,8 +38,11 @@ __all__ = [
     "SPACING_CHOICES",
     "CFGDenoiser",
     "CosineSchedule",
+    "InpaintDenoiser",
     "LossOutput",
+    "ModelFn",
     "Sampler",
+    "SamplerSpec",
     "cosine_betas",
     "eps_from_v",
     "get_sampler",

@@ -1,6 +1,9 @@
-"""Classifier-free guidance as a model wrapper (Ho & Salimans 2022).
+"""Guidance as model wrappers ``(x, t) -> v`` that every sampler runs unchanged.
 
-``v = v_uncond + s * (v_cond - v_uncond)``; cond and uncond run in ONE batched forward.
+- :class:`CFGDenoiser`: classifier-free guidance (Ho & Salimans 2022),
+  ``v = v_uncond + s * (v_cond - v_uncond)``; cond and uncond run in ONE batched forward.
+- :class:`InpaintDenoiser`: latent inpainting, ``v_known = (sqrt(a) x_t - x0_known) / sqrt(1 - a)``
+  where the known weight is 1 (the v whose x0 estimate is ``x0_known``), blended by the weight.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
+
+from samuel_pl.diffusion.objective import v_from_x0_xt
+from samuel_pl.diffusion.samplers import ModelFn
+from samuel_pl.diffusion.schedule import CosineSchedule
 
 Denoiser = Callable[..., Tensor]
 
@@ -53,3 +60,28 @@ class CFGDenoiser(nn.Module):
         )
         v_c, v_u = out.chunk(2)  # (B, C, T) each
         return v_u + self.scale * (v_c - v_u)
+
+
+class InpaintDenoiser:
+    """Guide ``model_fn`` so its x0 estimate equals ``x0_known`` where ``weight`` is 1.
+
+    Args:
+        model_fn: ``(x (B,C,T), t (B,)) -> v`` (e.g. a :class:`CFGDenoiser`).
+        schedule: the noise schedule (for alpha_bar(t)).
+        x0_known: (B or 1, C, T) known clean latent (values where ``weight`` is 0 are ignored).
+        weight: (T,) known weight in [0, 1].
+    """
+
+    def __init__(
+        self, model_fn: ModelFn, schedule: CosineSchedule, x0_known: Tensor, weight: Tensor
+    ) -> None:
+        self.model_fn, self.schedule = model_fn, schedule
+        self.x0_known = x0_known
+        self.weight = weight.to(x0_known.device, x0_known.dtype)[None, None, :]  # (1, 1, T)
+
+    def __call__(self, x: Tensor, t: Tensor) -> Tensor:
+        """x: (B, C, T); t: (B,) -> v (B, C, T)."""
+        v = self.model_fn(x, t)
+        a = self.schedule.alpha_bar(t.detach().to("cpu", torch.float64)).to(x.device, x.dtype)
+        v_known = v_from_x0_xt(self.x0_known.expand_as(x), x, a)  # (B, C, T)
+        return v + self.weight * (v_known - v)

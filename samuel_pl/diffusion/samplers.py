@@ -1,19 +1,23 @@
 """Samplers as free functions over a timesteps tensor (k-diffusion style).
 
-``sample_xxx(model_fn, x_T, schedule, timesteps, *, callback=None, generator=None, **kw) -> x0``
-where ``model_fn(x (B,C,T), t (B,) float step units) -> v`` and ``timesteps`` is a decreasing
-float64 grid (n,) from :func:`sampler_timesteps` (its last entry is 0). Guidance is bound by a
-wrapper (:class:`~samuel_pl.diffusion.guidance.CFGDenoiser`). x_t is never clamped. ``callback``
-gets ``(step_index, n, x)`` after every step. Every sampler evaluates the model once per grid
-point and ends on the last x0 prediction.
+``sample_xxx(model_fn, x_T, schedule, timesteps, *, callback=None, generator=None) -> x0``
+(DDIM also takes ``eta``; a keyword a sampler does not take is a TypeError), where
+``model_fn(x (B,C,T), t (B,) float step units) -> v`` and ``timesteps`` is a decreasing float64
+grid (n,) built once by :func:`sampling_timesteps` / :meth:`SamplerSpec.timesteps` (its last
+entry is 0). Guidance is bound by a wrapper (:mod:`samuel_pl.diffusion.guidance`). x_t is never
+clamped. ``callback`` gets ``(step_index, n, x)`` after every step. Every sampler evaluates the
+model once per grid point and ends on the last x0 prediction.
 
 Noise is drawn on the generator's device and moved to x's (a CPU generator works for a CUDA x).
+:data:`SAMPLERS` maps each name to a :class:`SamplerSpec`: the function and what the settings
+mean to it (whether it runs ``steps`` steps, whether it takes ``eta``, its ``auto`` grid).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -27,9 +31,6 @@ StepCallback = Callable[[int, int, Tensor], None]
 
 SPACINGS = ("uniform", "log_snr", "karras")
 """Step grids: uniform in t | uniform in log-SNR | Karras et al. (2022) rho = 7 in sigma."""
-BEST_SPACING = {"dpmpp": "log_snr", "ddim": "uniform"}
-"""What ``spacing="auto"`` picks: the grid each sampler came closest to ancestral-800 on, at
-10, 15 and 25 steps, on a demo-trained model and on Gaussian data (benchmarks/RESULTS.md)."""
 SPACING_CHOICES = ("auto", *SPACINGS)
 """Values of a ``spacing`` setting (config, CLI, web demo)."""
 KARRAS_RHO = 7.0
@@ -45,7 +46,6 @@ class Sampler(Protocol):
         *,
         callback: StepCallback | None = None,
         generator: torch.Generator | None = None,
-        **kw: Any,
     ) -> Tensor: ...
 
 
@@ -74,23 +74,6 @@ def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uni
     ts = schedule.t_from_log_snr(lam)
     ts[0], ts[-1] = last, 0.0
     return ts
-
-
-def resolve_spacing(name: str, spacing: str) -> str:
-    """The grid ``spacing`` means for sampler ``name`` (``auto``: :data:`BEST_SPACING`)."""
-    return BEST_SPACING.get(name, "uniform") if spacing == "auto" else spacing
-
-
-def sampler_timesteps(
-    name: str, schedule: CosineSchedule, steps: int, spacing: str = "auto"
-) -> Tensor:
-    """The grid sampler ``name`` runs on: ancestral walks every training step (the paper's DDPM
-    sampler; ``steps`` and ``spacing`` do not apply), the others ``steps`` times by ``spacing``
-    (one of :data:`SPACING_CHOICES`)."""
-    get_sampler(name)
-    if name == "ancestral":
-        return torch.arange(schedule.train_steps - 1, -1, -1, dtype=torch.float64)
-    return sampling_timesteps(schedule, steps, resolve_spacing(name, spacing))
 
 
 def _x0_hat(model_fn: ModelFn, x: Tensor, t: float, schedule: CosineSchedule) -> Tensor:
@@ -122,7 +105,6 @@ def sample_ancestral(
     *,
     callback: StepCallback | None = None,
     generator: torch.Generator | None = None,
-    **kw: Any,
 ) -> Tensor:
     """Ancestral DDPM (Ho et al. 2020): x_s ~ q(x_s | x_t, x0_hat) from each t to the next s.
 
@@ -159,7 +141,6 @@ def sample_ddim(
     callback: StepCallback | None = None,
     generator: torch.Generator | None = None,
     eta: float = 0.0,
-    **kw: Any,
 ) -> Tensor:
     """DDIM (Song et al. 2021, eq. 12) with stochasticity ``eta`` (0: deterministic, 1: DDPM).
 
@@ -194,7 +175,6 @@ def sample_dpmpp(
     *,
     callback: StepCallback | None = None,
     generator: torch.Generator | None = None,
-    **kw: Any,
 ) -> Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022), data prediction, multistep, in lambda = log(alpha/sigma).
 
@@ -227,16 +207,95 @@ def sample_dpmpp(
     return x
 
 
-SAMPLERS: dict[str, Sampler] = {
-    "ancestral": sample_ancestral,
-    "ddim": sample_ddim,
-    "dpmpp": sample_dpmpp,
+BASE_KEYWORDS = ("callback", "generator")
+"""Keywords every sampler takes."""
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A sampler function and what the sampling settings mean to it; calling the spec calls
+    the function, refusing keywords it does not take (TypeError naming sampler and keyword)."""
+
+    name: str
+    """Registry name (config ``sampling.sampler``)."""
+    fn: Sampler
+    """The free function ``fn(model_fn, x_T, schedule, timesteps, **keywords) -> x0``."""
+    uses_steps: bool = True
+    """False: walks every training step (the paper's DDPM); ``steps`` and ``spacing`` do not
+    apply."""
+    accepts_eta: bool = False
+    """Takes ``eta`` (stochasticity; the config's ``sampling.eta`` reaches only these)."""
+    auto_spacing: str = "uniform"
+    """The grid ``spacing="auto"`` picks: the one the sampler came closest to ancestral-800
+    on, at 10, 15 and 25 steps, on a demo-trained model and on Gaussian data
+    (benchmarks/RESULTS.md)."""
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """Keywords the sampler takes."""
+        return (*BASE_KEYWORDS, "eta") if self.accepts_eta else BASE_KEYWORDS
+
+    def options(self, eta: float = 0.0) -> dict[str, Any]:
+        """The settings this sampler takes, as keywords: ``{"eta": eta}`` where it takes eta,
+        else nothing (``eta`` is DDIM's setting, not the others')."""
+        return {"eta": float(eta)} if self.accepts_eta else {}
+
+    def timesteps(self, schedule: CosineSchedule, steps: int, spacing: str = "auto") -> Tensor:
+        """The decreasing grid it runs on: every training step when not :attr:`uses_steps`,
+        else ``steps`` times by ``spacing`` (one of :data:`SPACING_CHOICES`)."""
+        if not self.uses_steps:
+            return torch.arange(schedule.train_steps - 1, -1, -1, dtype=torch.float64)
+        return sampling_timesteps(schedule, steps, self.spacing(spacing))
+
+    def spacing(self, spacing: str) -> str:
+        """The grid ``spacing`` means for this sampler (``auto``: :attr:`auto_spacing`)."""
+        return self.auto_spacing if spacing == "auto" else spacing
+
+    def __call__(
+        self,
+        model_fn: ModelFn,
+        x_T: Tensor,
+        schedule: CosineSchedule,
+        timesteps: Tensor,
+        **keywords: Any,
+    ) -> Tensor:
+        """Run the sampler; a keyword it does not take is a TypeError."""
+        unknown = sorted(set(keywords) - set(self.keywords))
+        if unknown:
+            raise TypeError(
+                f"sampler {self.name!r} takes no keyword {unknown[0]!r} "
+                f"(it takes: {', '.join(self.keywords)})"
+            )
+        return self.fn(model_fn, x_T, schedule, timesteps, **keywords)
+
+
+SAMPLERS: dict[str, SamplerSpec] = {
+    s.name: s
+    for s in (
+        SamplerSpec("ancestral", sample_ancestral, uses_steps=False),
+        SamplerSpec("ddim", sample_ddim, accepts_eta=True, auto_spacing="uniform"),
+        SamplerSpec("dpmpp", sample_dpmpp, auto_spacing="log_snr"),
+    )
 }
+BEST_SPACING = {name: s.auto_spacing for name, s in SAMPLERS.items() if s.uses_steps}
+"""What ``spacing="auto"`` picks per sampler that runs ``steps`` steps."""
 
 
-def get_sampler(name: str) -> Sampler:
-    """Sampler function by name: ancestral | ddim | dpmpp."""
+def get_sampler(name: str) -> SamplerSpec:
+    """Sampler by name: ancestral | ddim | dpmpp."""
     try:
         return SAMPLERS[name]
     except KeyError:
         raise ValueError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}") from None
+
+
+def resolve_spacing(name: str, spacing: str) -> str:
+    """The grid ``spacing`` means for sampler ``name`` (``auto``: its ``auto_spacing``)."""
+    return get_sampler(name).spacing(spacing)
+
+
+def sampler_timesteps(
+    name: str, schedule: CosineSchedule, steps: int, spacing: str = "auto"
+) -> Tensor:
+    """The grid sampler ``name`` runs on (:meth:`SamplerSpec.timesteps`)."""
+    return get_sampler(name).timesteps(schedule, steps, spacing)

@@ -9,7 +9,6 @@ from samuel_pl.generation.accompanist import (
 from samuel_pl.generation.files import list_inputs, plan_batch
 from samuel_pl.generation.mix import mix_tracks, safe_peak
 from samuel_pl.generation.windows import (
-    InpaintDenoiser,
     WindowPlan,
     known_weight,
     plan_windows,
@@ -19,7 +18,6 @@ from samuel_pl.generation.windows import (
 __all__ = [
     "Accompanist",
     "Generation",
-    "InpaintDenoiser",
     "SilentVocalsWarning",
     "WindowPlan",
     "known_weight",

@@ -34,15 +34,17 @@ def from_params(params: dict[str, str], points: int = 101) -> dict[str, Any] | N
     """Weights of a configured (not learned) schedule from a run's params, else None."""
     import torch
 
+    from samuel_pl.diffusion.schedule import CosineSchedule
     from samuel_pl.nn.mixing import MIX_SCHEDULES, TimestepMixer
 
     schedule = params.get("model.mix_schedule", "")
     if schedule not in MIX_SCHEDULES or schedule == "learned":
         return None
     steps = int(params.get("diffusion.train_steps", 800))
-    mixer = TimestepMixer(schedule, steps, float(params.get("diffusion.cosine_s", 0.008)))
+    mixer = TimestepMixer(schedule, steps)
     t = torch.linspace(0, steps - 1, points)
-    w = mixer.weights(t)
+    noise = CosineSchedule(steps, float(params.get("diffusion.cosine_s", 0.008)))
+    w = mixer.weights(t, alpha_bar=noise.alpha_bar(t))
     curve = {branch: v.float().tolist() for branch, v in w.items()}
     return {
         "schedule": schedule,

@@ -3,8 +3,9 @@
 A clip longer than the model's context is cut into windows of ``window`` frames that overlap by
 at least ``overlap`` frames (the last window is shifted back to end on the last frame). Window
 ``k`` is sampled with the frames it shares with the windows before it *known*: for those frames
-:class:`InpaintDenoiser` returns ``v_known = (sqrt(a) x_t - x0_known) / sqrt(1 - a)``, the v that
-makes the sampler's x0 estimate equal ``x0_known`` there, so every sampler (ancestral, DDIM,
+:class:`~samuel_pl.diffusion.guidance.InpaintDenoiser` returns
+``v_known = (sqrt(a) x_t - x0_known) / sqrt(1 - a)``, the v that makes the sampler's x0 estimate
+equal ``x0_known`` there, so every sampler (ancestral, DDIM,
 DPM++) continues the earlier audio without modification, and the network sees the (noised)
 previous music as context while it denoises the new frames. The known weight ``m`` is 1 over
 the first part of the overlap and falls to 0 with a raised cosine over the last ``crossfade``
@@ -22,9 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion import CosineSchedule, get_sampler, sampler_timesteps, v_from_x0_xt
-
-ModelFn = Callable[[Tensor, Tensor], Tensor]
+from samuel_pl.diffusion import CosineSchedule, InpaintDenoiser, get_sampler
+from samuel_pl.diffusion.samplers import ModelFn
 
 
 @dataclass(frozen=True)
@@ -88,31 +88,6 @@ def known_weight(known: int, window: int, crossfade: int) -> Tensor:
     return m
 
 
-class InpaintDenoiser:
-    """Guide ``model_fn`` so its x0 estimate equals ``x0_known`` where ``weight`` is 1.
-
-    Args:
-        model_fn: ``(x (B,C,T), t (B,)) -> v`` (e.g. a :class:`CFGDenoiser`).
-        schedule: the noise schedule (for alpha_bar(t)).
-        x0_known: (B or 1, C, T) known clean latent (values where ``weight`` is 0 are ignored).
-        weight: (T,) known weight in [0, 1].
-    """
-
-    def __init__(
-        self, model_fn: ModelFn, schedule: CosineSchedule, x0_known: Tensor, weight: Tensor
-    ) -> None:
-        self.model_fn, self.schedule = model_fn, schedule
-        self.x0_known = x0_known
-        self.weight = weight.to(x0_known.device, x0_known.dtype)[None, None, :]  # (1, 1, T)
-
-    def __call__(self, x: Tensor, t: Tensor) -> Tensor:
-        """x: (B, C, T); t: (B,) -> v (B, C, T)."""
-        v = self.model_fn(x, t)
-        a = self.schedule.alpha_bar(t.detach().to("cpu", torch.float64)).to(x.device, x.dtype)
-        v_known = v_from_x0_xt(self.x0_known.expand_as(x), x, a)  # (B, C, T)
-        return v + self.weight * (v_known - v)
-
-
 StepHook = Callable[[int, int], None]
 
 
@@ -139,11 +114,12 @@ def sample_windows(
         plan: from :func:`plan_windows`.
         generator: CPU generator for the initial noise of every window.
         noise_generator: generator of the samplers' noise (default: ``generator``).
-        spacing: step grid of ddim / dpmpp (:func:`samuel_pl.diffusion.sampler_timesteps`).
+        eta: the sampler's stochasticity, for samplers that take it (DDIM).
+        spacing: step grid of ddim / dpmpp (:meth:`samuel_pl.diffusion.SamplerSpec.timesteps`).
         on_step: called as ``on_step(window_index, step_index)`` after every sampler step.
     """
-    fn_sample = get_sampler(sampler)
-    ts = sampler_timesteps(sampler, schedule, steps, spacing)
+    spec = get_sampler(sampler)
+    ts = spec.timesteps(schedule, steps, spacing)
     out = torch.zeros_like(cond)  # (1, C, total)
     w = plan.window
     for k, start in enumerate(plan.starts):
@@ -159,14 +135,14 @@ def sample_windows(
             if on_step is not None:
                 on_step(k, i)
 
-        x0 = fn_sample(
+        x0 = spec(
             model_fn,
             x_T,
             schedule,
             ts,
             callback=callback,
             generator=noise_generator or generator,
-            eta=eta,
+            **spec.options(eta),
         )
         out[:, :, start : start + w] = x0  # the overlap is already m known + (1 - m) model
     return out

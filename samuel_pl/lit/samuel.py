@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,6 @@ from samuel_pl.diffusion import (
     CFGDenoiser,
     CosineSchedule,
     get_sampler,
-    sampler_timesteps,
     training_loss,
 )
 from samuel_pl.errors import NonFiniteError
@@ -35,6 +35,17 @@ def with_latent_channels(cfg: FitConfig, latent_channels: int) -> FitConfig:
     out = copy.deepcopy(cfg)
     out.model.in_channels = int(latent_channels)
     return out
+
+
+def build_unet(cfg: FitConfig, schedule: CosineSchedule | None = None) -> SamuelUNet:
+    """The denoiser of ``cfg.model`` (its fields are the U-Net's keyword arguments), with the
+    noise schedule's alpha_bar(t) for the ``alpha_bar`` mix (``schedule``: built from
+    ``cfg.diffusion`` when not given)."""
+    d = cfg.diffusion
+    schedule = schedule or CosineSchedule(d.train_steps, d.cosine_s)
+    return SamuelUNet(
+        **dataclasses.asdict(cfg.model), train_steps=d.train_steps, alpha_bar=schedule.alpha_bar
+    )
 
 
 def config_from_hparams(hparams: dict[str, Any]) -> FitConfig:
@@ -69,9 +80,9 @@ class LitSamuel(pl.LightningModule):
         self.save_hyperparameters({"config": to_dict(cfg)})
         self.cfg = config_from_hparams(to_dict(cfg))
         m, d = self.cfg.model, self.cfg.diffusion
-        self.model = SamuelUNet(m, train_steps=d.train_steps, cosine_s=d.cosine_s)
-        self.ema = EMA(self.model, decay=d.ema_decay, warmup=d.ema_warmup)
         self.schedule = CosineSchedule(d.train_steps, d.cosine_s)
+        self.model = build_unet(self.cfg, self.schedule)
+        self.ema = EMA(self.model, decay=d.ema_decay, warmup=d.ema_warmup)
         self.register_buffer("latent_mean", torch.zeros(m.in_channels))
         self.register_buffer("latent_std", torch.ones(m.in_channels))
         self.nonfinite_skipped = 0
@@ -261,9 +272,9 @@ class LitSamuel(pl.LightningModule):
         gen_device = generator.device if generator is not None else "cpu"
         x = torch.randn(cond.shape, generator=generator, device=gen_device).to(cond)
         fn = CFGDenoiser(net, cond, s.cfg if cfg is None else cfg)
-        name = sampler or s.sampler
-        ts = sampler_timesteps(name, self.schedule, steps or s.steps, spacing or s.spacing)
-        out = get_sampler(name)(
-            fn, x, self.schedule, ts, callback=callback, generator=generator, eta=s.eta
+        spec = get_sampler(sampler or s.sampler)
+        ts = spec.timesteps(self.schedule, steps or s.steps, spacing or s.spacing)
+        out = spec(
+            fn, x, self.schedule, ts, callback=callback, generator=generator, **spec.options(s.eta)
         )
         return out if normalized else self.denormalize(out)

@@ -20,7 +20,6 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 from torchmetrics.audio import ScaleInvariantSignalDistortionRatio
 
-from samuel_pl.codecs.vae import oobleck_config
 from samuel_pl.config import ConfigError, FitConfig, load_config, to_dict
 from samuel_pl.errors import NonFiniteError
 from samuel_pl.lit.samuel import config_from_hparams
@@ -31,7 +30,7 @@ from samuel_pl.nn.discriminator import (
     hinge_discriminator_loss,
     hinge_generator_loss,
 )
-from samuel_pl.nn.oobleck import OobleckVAE, kl_to_standard_normal
+from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, kl_to_standard_normal
 from samuel_pl.nn.stft_loss import MRSTFTDistance, mr_stft_loss
 
 
@@ -39,7 +38,7 @@ def check_vae_config(cfg: FitConfig) -> None:
     """Raise ConfigError for a ``vae`` section that cannot train."""
     v = cfg.vae
     try:
-        oobleck_config(dataclasses.asdict(v), cfg.data.channels).validate()
+        OobleckConfig.from_sizes(dataclasses.asdict(v), cfg.data.channels).validate()
     except ValueError as exc:
         raise ConfigError(f"vae: {exc}") from None
     # Choices and ranges (stems, nonfinite, crop_frames, ...) are checked when the config loads.
@@ -70,7 +69,7 @@ class LitAudioVAE(pl.LightningModule):
         check_vae_config(self.cfg)
         v = self.cfg.vae
         self.automatic_optimization = False
-        self.arch = oobleck_config(dataclasses.asdict(v), self.cfg.data.channels)
+        self.arch = OobleckConfig.from_sizes(dataclasses.asdict(v), self.cfg.data.channels)
         self.vae = OobleckVAE(self.arch)
         self.disc = (
             MultiScaleSTFTDiscriminator(v.disc_fft_sizes, self.arch.audio_channels, v.disc_channels)

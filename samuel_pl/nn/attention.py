@@ -21,7 +21,7 @@ class SoftAlignmentAttention(nn.Module):
         heads: attention heads (C divisible by heads, C / heads even for RoPE).
         window: local window W in frames.
         mix_schedule: see :class:`~samuel_pl.nn.mixing.TimestepMixer`.
-        train_steps, cosine_s: diffusion schedule (for the tau / alpha_bar mixes).
+        train_steps: T_train (for the tau mixes).
         time_dim: time-embedding width (learned mix).
         groups: GroupNorm groups of the input norms.
     """
@@ -33,7 +33,6 @@ class SoftAlignmentAttention(nn.Module):
         window: int = 16,
         mix_schedule: str = "reference",
         train_steps: int = 800,
-        cosine_s: float = 0.008,
         time_dim: int = 0,
         groups: int = 8,
     ) -> None:
@@ -48,14 +47,22 @@ class SoftAlignmentAttention(nn.Module):
         self.to_kv = nn.Conv1d(channels, 2 * channels, 1)
         self.to_out = nn.Conv1d(channels, channels, 1)
         self.rope = RotaryEmbedding(channels // heads)
-        self.mixer = TimestepMixer(mix_schedule, train_steps, cosine_s, time_dim)
+        self.mixer = TimestepMixer(mix_schedule, train_steps, time_dim)
 
-    def forward(self, x: Tensor, context: Tensor, t: Tensor, temb: Tensor | None = None) -> Tensor:
-        """x, context: (B, C, T); t: (B,) step units; temb: (B, time_dim) -> (B, C, T)."""
+    def forward(
+        self,
+        x: Tensor,
+        context: Tensor,
+        t: Tensor,
+        temb: Tensor | None = None,
+        alpha_bar: Tensor | None = None,
+    ) -> Tensor:
+        """x, context: (B, C, T); t: (B,) step units; temb: (B, time_dim); alpha_bar: (B,)
+        alpha_bar(t) for the alpha_bar mix -> (B, C, T)."""
         q = split_heads(self.to_q(self.norm_x(x)), self.heads)  # (B, h, d, T)
         k, v = self.to_kv(self.norm_ctx(context)).chunk(2, dim=1)  # (B, C, T) each
         k, v = split_heads(k, self.heads), split_heads(v, self.heads)  # (B, h, d, T)
-        w_local, w_global = self.mixer(t, temb)  # (B,) each
+        w_local, w_global = self.mixer(t, temb, alpha_bar)  # (B,) each
         out = None
         if self.mixer.schedule != "global_only":
             loc = local_attention(q, k, v, self.window)  # (B, h, d, T)

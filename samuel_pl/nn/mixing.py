@@ -4,7 +4,8 @@
 
 - reference: w_global = sqrt(1 - tau), w_local = sqrt(tau) (the reference code; not convex).
 - linear: w_local = tau, w_global = 1 - tau (convex).
-- alpha_bar: w_global = alpha_bar(t), w_local = 1 - alpha_bar(t) (convex, tied to the noise).
+- alpha_bar: w_global = alpha_bar(t), w_local = 1 - alpha_bar(t) (convex, tied to the noise;
+  the caller gives alpha_bar(t): the network knows no noise schedule).
 - learned: per-layer gate sigmoid(Linear(time_emb)) = w_global, w_local = 1 - w_global.
 - local_only / global_only: (1, 0) / (0, 1).
 """
@@ -12,8 +13,6 @@
 from __future__ import annotations
 
 from torch import Tensor, nn
-
-from samuel_pl.diffusion.schedule import CosineSchedule
 
 MIX_SCHEDULES = ("reference", "linear", "alpha_bar", "learned", "local_only", "global_only")
 
@@ -24,7 +23,6 @@ class TimestepMixer(nn.Module):
     Args:
         schedule: one of :data:`MIX_SCHEDULES`.
         train_steps: T_train (tau = t / (T_train - 1)).
-        cosine_s: cosine-schedule offset (alpha_bar schedule).
         time_dim: time-embedding width (learned gate input).
     """
 
@@ -32,7 +30,6 @@ class TimestepMixer(nn.Module):
         self,
         schedule: str = "reference",
         train_steps: int = 800,
-        cosine_s: float = 0.008,
         time_dim: int = 0,
     ) -> None:
         super().__init__()
@@ -42,7 +39,6 @@ class TimestepMixer(nn.Module):
             )
         self.schedule = schedule
         self.train_steps = int(train_steps)
-        self._noise = CosineSchedule(train_steps, cosine_s) if schedule == "alpha_bar" else None
         self.gate: nn.Linear | None = None
         if schedule == "learned":
             if time_dim <= 0:
@@ -51,8 +47,16 @@ class TimestepMixer(nn.Module):
             nn.init.zeros_(self.gate.weight)
             nn.init.zeros_(self.gate.bias)  # starts at an even 0.5 / 0.5 mix
 
-    def forward(self, t: Tensor, temb: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """t: (B,) step units; temb: (B, time_dim) (learned only) -> (w_local, w_global), (B,)."""
+    @property
+    def needs_alpha_bar(self) -> bool:
+        """True when :meth:`forward` needs ``alpha_bar`` (the alpha_bar schedule)."""
+        return self.schedule == "alpha_bar"
+
+    def forward(
+        self, t: Tensor, temb: Tensor | None = None, alpha_bar: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """t: (B,) step units; temb: (B, time_dim) (learned only); alpha_bar: (B,) noise level
+        alpha_bar(t) (alpha_bar only) -> (w_local, w_global), (B,) each."""
         tf = t.float()
         if self.schedule == "learned":
             if temb is None or self.gate is None:
@@ -64,15 +68,18 @@ class TimestepMixer(nn.Module):
         if self.schedule == "global_only":
             return tf.new_zeros(tf.shape), tf.new_ones(tf.shape)
         if self.schedule == "alpha_bar":
-            assert self._noise is not None
-            a = self._noise.alpha_bar(tf)
+            if alpha_bar is None:
+                raise ValueError("the alpha_bar mix schedule needs alpha_bar(t) from the caller")
+            a = alpha_bar.float()
             return 1.0 - a, a
         tau = (tf / (self.train_steps - 1)).clamp(0.0, 1.0)
         if self.schedule == "linear":
             return tau, 1.0 - tau
         return tau.sqrt(), (1.0 - tau).sqrt()  # reference
 
-    def weights(self, t: Tensor, temb: Tensor | None = None) -> dict[str, Tensor]:
+    def weights(
+        self, t: Tensor, temb: Tensor | None = None, alpha_bar: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """{'local': (B,), 'global': (B,)} detached, for plots."""
-        wl, wg = self.forward(t, temb)
+        wl, wg = self.forward(t, temb, alpha_bar)
         return {"local": wl.detach(), "global": wg.detach()}

@@ -17,7 +17,9 @@ convolutions, and a training step is cheaper (fewer waveform-rate blocks).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +31,11 @@ INIT_SCALE_BIAS = -4.0  # initial bias of the posterior's scale channels
 
 @dataclass
 class OobleckConfig:
-    """Size of an Oobleck VAE (defaults: Stable Audio Open 1.0, 44.1 kHz stereo, hop 2048)."""
+    """Size of an Oobleck VAE (defaults: Stable Audio Open 1.0, 44.1 kHz stereo, hop 2048).
+
+    The fields after ``audio_channels`` are the ``vae`` config section's architecture keys, with
+    the same names (:meth:`from_sizes` picks them out of it).
+    """
 
     audio_channels: int = 2
     channels: int = 128
@@ -37,9 +43,19 @@ class OobleckConfig:
     strides: list[int] = field(default_factory=lambda: [2, 4, 4, 8, 8])
     latent_dim: int = 64
     dilations: list[int] = field(default_factory=lambda: [1, 3, 9])
-    use_weight_norm: bool = True
+    weight_norm: bool = True
     istft_hop: int = 0
     """0: waveform output; else the iSTFT head's hop (a product of the first ``strides``)."""
+
+    @classmethod
+    def from_sizes(cls, sizes: Mapping[str, Any], audio_channels: int) -> OobleckConfig:
+        """The sizes named by this class's fields in ``sizes`` (e.g. a ``vae`` config section
+        as a dict; other keys are ignored), with ``audio_channels``."""
+        names = [f.name for f in fields(cls) if f.name != "audio_channels"]
+        missing = [n for n in names if n not in sizes]
+        if missing:
+            raise ValueError(f"VAE sizes lack {', '.join(missing)}")
+        return cls(audio_channels=int(audio_channels), **{n: sizes[n] for n in names})
 
     @property
     def hop_length(self) -> int:
@@ -142,7 +158,7 @@ class OobleckEncoder(nn.Module):
 
     def __init__(self, cfg: OobleckConfig) -> None:
         super().__init__()
-        wn, widths = cfg.use_weight_norm, [cfg.channels * m for m in [1, *cfg.c_mults]]
+        wn, widths = cfg.weight_norm, [cfg.channels * m for m in [1, *cfg.c_mults]]
         self.conv_in = _conv(cfg.audio_channels, widths[0], 7, wn, padding=3)
         self.blocks = nn.Sequential(
             *[
@@ -166,7 +182,7 @@ class OobleckDecoder(nn.Module):
 
     def __init__(self, cfg: OobleckConfig) -> None:
         super().__init__()
-        wn, widths = cfg.use_weight_norm, [cfg.channels * m for m in [1, *cfg.c_mults]]
+        wn, widths = cfg.weight_norm, [cfg.channels * m for m in [1, *cfg.c_mults]]
         self.conv_in = _conv(cfg.latent_dim, widths[-1], 7, wn, padding=3)
         n = len(cfg.strides)
         first = cfg.istft_blocks() if cfg.istft_hop else 0  # blocks the iSTFT head replaces

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 import torch
 from torch import Tensor, nn
 
-from samuel_pl.config.schema import ModelConfig
 from samuel_pl.nn.attention import SoftAlignmentAttention
 from samuel_pl.nn.blocks import Downsample, ResBlock, Upsample
 from samuel_pl.nn.embeddings import TimeEmbedding
@@ -20,38 +20,67 @@ class SamuelUNet(nn.Module):
     own input Conv1d(k=3) (with ``cond_concat``, x's conv also sees the vocal latent, a direct
     frame-aligned path); soft alignment attention (queries: latent features, keys/values: vocal
     features) makes an aligned context, carried to every level by strided convs and applied by
-    per-frame FiLM. U-Net over ``cfg.channels`` (``blocks_per_level`` blocks per encoder level,
+    per-frame FiLM. U-Net over ``channels`` (``blocks_per_level`` blocks per encoder level,
     one more per decoder level, the first taking the concatenated skip); at the bottleneck a
     residual soft alignment cross-attention to the downsampled context between two residual
     blocks; zero-init 1x1 output conv.
 
+    Keyword arguments are the ``model`` config section's fields (``SamuelUNet(**model, ...)``),
+    defaults the paper configuration (~15M parameters at ``in_channels=64``):
+
     Args:
-        cfg: model config (widths, heads, window, mixing schedule, ...).
+        in_channels: latent channels of x_t, the vocal condition and the output.
+        channels: width of each U-Net level; the last is the bottleneck.
+        time_dim, time_hidden: sinusoidal time embedding width (and MLP output), MLP hidden width.
+        heads, window: attention heads; local attention window in frames.
+        mix_schedule: local/global mixing (:data:`~samuel_pl.nn.mixing.MIX_SCHEDULES`).
+        groups, dropout: GroupNorm groups; dropout inside residual blocks.
+        blocks_per_level: residual blocks per U-Net level.
+        cond_concat: also concatenate the vocal latent with x_t at the input conv.
         train_steps: T_train (t is in step units, [0, train_steps - 1]).
-        cosine_s: cosine-schedule offset (for the alpha_bar mixing schedule).
+        alpha_bar: ``alpha_bar(t (B,)) -> (B,)`` of the noise schedule; needed (only) by the
+            ``alpha_bar`` mix schedule (the network itself knows no schedule).
     """
 
-    def __init__(self, cfg: ModelConfig, train_steps: int = 800, cosine_s: float = 0.008) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        channels: list[int] | tuple[int, ...] = (64, 128, 256, 512),
+        time_dim: int = 512,
+        time_hidden: int = 2048,
+        heads: int = 8,
+        window: int = 16,
+        mix_schedule: str = "reference",
+        groups: int = 8,
+        dropout: float = 0.0,
+        blocks_per_level: int = 1,
+        cond_concat: bool = False,
+        train_steps: int = 800,
+        alpha_bar: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
         super().__init__()
-        ch = list(cfg.channels)
+        ch = list(channels)
         if not ch:
             raise ValueError("model.channels must list at least one width")
-        self.cfg = cfg
+        if in_channels < 1:
+            raise ValueError(f"model.in_channels must be >= 1, got {in_channels}")
+        if mix_schedule == "alpha_bar" and alpha_bar is None:
+            raise ValueError("the alpha_bar mix schedule needs the noise schedule's alpha_bar(t)")
         self.levels = len(ch)
         self.train_steps = train_steps
-        cin, td, g, nb = cfg.in_channels, cfg.time_dim, cfg.groups, max(1, cfg.blocks_per_level)
+        self.alpha_bar = alpha_bar
+        cin, td, g, nb = in_channels, time_dim, groups, max(1, blocks_per_level)
 
         def attn(c: int) -> SoftAlignmentAttention:
-            return SoftAlignmentAttention(
-                c, cfg.heads, cfg.window, cfg.mix_schedule, train_steps, cosine_s, td, g
-            )
+            return SoftAlignmentAttention(c, heads, window, mix_schedule, train_steps, td, g)
 
         def block(i: int, o: int) -> ResBlock:
-            return ResBlock(i, o, td, o, g, cfg.dropout)
+            return ResBlock(i, o, td, o, g, dropout)
 
-        self.time_embed = TimeEmbedding(td, cfg.time_hidden)
+        self.time_embed = TimeEmbedding(td, time_hidden)
         self.null_cond = nn.Parameter(torch.zeros(cin))
-        self.cond_concat = bool(cfg.cond_concat)
+        self.cond_concat = bool(cond_concat)
         self.in_x = nn.Conv1d(cin * (2 if self.cond_concat else 1), ch[0], 3, padding=1)
         self.in_cond = nn.Conv1d(cin, ch[0], 3, padding=1)
         self.in_attn = attn(ch[0])
@@ -86,13 +115,19 @@ class SamuelUNet(nn.Module):
         """T must be divisible by this (2 ** (levels - 1))."""
         return 2 ** (self.levels - 1)
 
+    def noise_level(self, t: Tensor) -> Tensor | None:
+        """alpha_bar(t) (B,) where the mix schedule needs it, else None."""
+        if self.alpha_bar is None or not self.in_attn.mixer.needs_alpha_bar:
+            return None
+        return self.alpha_bar(t.float())
+
     def mixing_weights(self, t: Tensor) -> dict[str, dict[str, Tensor]]:
         """Local/global mixing weights of both attention layers at steps t (B,), for plots."""
         with torch.no_grad():
-            temb = self.time_embed(t)
+            temb, a = self.time_embed(t), self.noise_level(t)
             return {
-                "in_attn": self.in_attn.mixer.weights(t, temb),
-                "mid_attn": self.mid_attn.mixer.weights(t, temb),
+                "in_attn": self.in_attn.mixer.weights(t, temb, a),
+                "mid_attn": self.mid_attn.mixer.weights(t, temb, a),
             }
 
     def forward(
@@ -112,10 +147,11 @@ class SamuelUNet(nn.Module):
             null = self.null_cond.to(cond.dtype)[None, :, None].expand_as(cond)  # (B, C, T)
             cond = torch.where(drop_cond.reshape(-1, 1, 1), null, cond)
         temb = self.time_embed(t)  # (B, time_dim)
+        a = self.noise_level(t)  # (B,) alpha_bar(t) for the alpha_bar mix, else None
 
         h = self.in_x(torch.cat([x, cond], dim=1) if self.cond_concat else x)  # (B, c0, T)
         c = self.in_cond(cond)  # (B, c0, T)
-        ctx = c + self.in_attn(h, c, t, temb)  # aligned context (B, c0, T)
+        ctx = c + self.in_attn(h, c, t, temb, a)  # aligned context (B, c0, T)
         ctxs = [ctx]
         for down in self.ctx_down:
             ctxs.append(down(ctxs[-1]))  # (B, c_l, T / 2**l)
@@ -128,7 +164,7 @@ class SamuelUNet(nn.Module):
             h = down(h)
 
         h = self.mid_block1(h, temb, ctxs[-1])
-        h = h + self.mid_attn(h, ctxs[-1], t, temb)
+        h = h + self.mid_attn(h, ctxs[-1], t, temb, a)
         h = self.mid_block2(h, temb, ctxs[-1])
 
         for lvl in reversed(range(self.levels - 1)):

@@ -3,6 +3,7 @@ discriminator), and a VAE checkpoint as the codec of a debug diffusion fit and o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -14,7 +15,9 @@ import torch
 
 from samuel_pl.cli.main import main
 from samuel_pl.codecs import build_codec
-from samuel_pl.config import CodecConfig, ConfigError, load_config
+from samuel_pl.codecs.base import config_hash
+from samuel_pl.codecs.vae import _identity, architecture
+from samuel_pl.config import CodecConfig, ConfigError, VAEConfig, load_config
 from samuel_pl.errors import SamuelError
 from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, kl_to_standard_normal
 
@@ -109,6 +112,40 @@ def test_istft_head_inverts_the_log_magnitude_and_phase_of_a_real_stft() -> None
     torch.testing.assert_close(
         out[..., hop * 2 : -hop * 2], x[..., hop * 2 : -hop * 2], atol=1e-4, rtol=0
     )
+
+
+def test_the_vae_config_section_is_the_oobleck_sizes() -> None:
+    """One definition: the ``vae`` section carries every Oobleck size under the same name and
+    type, and ``OobleckConfig.from_sizes`` reads them without a rename table."""
+    sections = {f.name: f.type for f in dataclasses.fields(VAEConfig)}
+    for f in dataclasses.fields(OobleckConfig):
+        if f.name != "audio_channels":  # data.channels
+            assert sections.get(f.name) == f.type, f.name
+    v = VAEConfig(channels=5, c_mults=[1, 3], strides=[2, 4], latent_dim=7, dilations=[1, 2])
+    v.weight_norm, v.istft_hop = False, 2
+    arch = OobleckConfig.from_sizes(dataclasses.asdict(v), 1)
+    assert (arch.channels, arch.c_mults, arch.strides, arch.latent_dim) == (5, [1, 3], [2, 4], 7)
+    assert (arch.dilations, arch.weight_norm, arch.istft_hop, arch.audio_channels) == (
+        [1, 2],
+        False,
+        2,
+        1,
+    )
+    with pytest.raises(ValueError, match="lack latent_dim"):
+        OobleckConfig.from_sizes({k: 1 for k in ("channels", "c_mults", "strides")}, 2)
+
+
+# codec ids (the latent caches' folder names) of the default section, and of one saved before
+# istft_hop existed, from the code before the sizes shared the config's names (commit ea93854):
+# config_hash(vars(oobleck_config(dataclasses.asdict(VAEConfig()), 2)))
+OLD_ARCH_HASH = {2: "4bb1b282", 1: "2a4b6449"}
+
+
+def test_vae_codec_ids_are_those_of_existing_caches() -> None:
+    d = dataclasses.asdict(VAEConfig())
+    assert config_hash(_identity(architecture(d, 2))) == OLD_ARCH_HASH[2]
+    d.pop("istft_hop")  # a checkpoint from before the option
+    assert config_hash(_identity(architecture(d, 1))) == OLD_ARCH_HASH[1]
 
 
 def test_kl_matches_torch_distributions() -> None:

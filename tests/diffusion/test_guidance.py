@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import torch
 
-from samuel_pl.config.schema import ModelConfig
-from samuel_pl.diffusion.guidance import CFGDenoiser
+from samuel_pl.diffusion import CosineSchedule, x0_from_v
+from samuel_pl.diffusion.guidance import CFGDenoiser, InpaintDenoiser
+from samuel_pl.generation import known_weight
 from samuel_pl.nn.unet import SamuelUNet
 
 
 def tiny_model() -> SamuelUNet:
     torch.manual_seed(0)
-    cfg = ModelConfig(
+    m = SamuelUNet(
         in_channels=4, channels=[8, 16], time_dim=16, time_hidden=32, heads=2, groups=2, window=4
-    )
-    m = SamuelUNet(cfg).eval()
+    ).eval()
     with torch.no_grad():
         for p in m.out[-1].parameters():
             p.normal_(std=0.2)
@@ -61,3 +61,21 @@ def test_condition_broadcasts_over_batch_and_scalar_t() -> None:
     with torch.no_grad():
         out = CFGDenoiser(m, c, 3.0)(x, 100.0)
     assert out.shape == x.shape
+
+
+def test_inpaint_denoiser_pins_the_known_x0() -> None:
+    """Where the weight is 1 the sampler's x0 estimate is x0_known; where 0 it is the model's."""
+    sched = CosineSchedule(800)
+    gen = torch.Generator().manual_seed(0)
+    x, known = torch.randn(2, 4, 16, generator=gen), torch.randn(1, 4, 16, generator=gen)
+    v_model = torch.randn(2, 4, 16, generator=gen)
+    weight = known_weight(8, 16, 4)
+    fn = InpaintDenoiser(lambda x_, t_: v_model, sched, known, weight)
+    for step in (799.0, 400.0, 3.0):
+        t = torch.full((2,), step)
+        a = sched.alpha_bar(t.double()).float()
+        x0 = x0_from_v(x, fn(x, t), a)
+        x0_model = x0_from_v(x, v_model, a)
+        expect = weight * known + (1 - weight) * x0_model
+        assert torch.allclose(x0, expect, atol=1e-4)
+        assert torch.allclose(x0[..., :4], known[..., :4].expand(2, -1, -1), atol=1e-4)

@@ -12,6 +12,7 @@ from samuel_pl.diffusion.samplers import (
     SAMPLERS,
     SPACINGS,
     get_sampler,
+    sample_dpmpp,
     sampler_timesteps,
     sampling_timesteps,
 )
@@ -191,9 +192,9 @@ def test_ddim_eta_one_is_the_ancestral_step() -> None:
     ts = sampling_timesteps(SCHED, 12, "log_snr")
     outs = [
         get_sampler(name)(
-            gaussian_model_fn, x_T, SCHED, ts, eta=1.0, generator=torch.Generator().manual_seed(6)
+            gaussian_model_fn, x_T, SCHED, ts, generator=torch.Generator().manual_seed(6), **kw
         )
-        for name in ("ddim", "ancestral")
+        for name, kw in (("ddim", {"eta": 1.0}), ("ancestral", {}))
     ]
     torch.testing.assert_close(outs[0], outs[1], atol=1e-9, rtol=0)
 
@@ -262,3 +263,28 @@ def test_spacings_are_what_they_say() -> None:
     assert torch.allclose(t_steps, torch.tensor(-799 / 8, dtype=torch.float64))
     root = (-SCHED.log_snr(sampling_timesteps(SCHED, 9, "karras")) / 14).exp()  # sigma^(1/7)
     assert torch.allclose(root.diff(), root.diff()[:1].expand(8), rtol=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "keyword"), [("dpmpp", "eta"), ("ancestral", "eta"), ("ddim", "etta")]
+)
+def test_a_keyword_the_sampler_does_not_take_is_refused(name: str, keyword: str) -> None:
+    """Unknown keywords are errors naming the sampler and the keyword, not silently dropped."""
+    x0 = torch.zeros(1, 1, 4, dtype=torch.float64)
+    ts = sampler_timesteps(name, SCHED, 3)
+    with pytest.raises(TypeError, match=rf"sampler '{name}' takes no keyword '{keyword}'"):
+        get_sampler(name)(oracle(x0), x0, SCHED, ts, **{keyword: 0.5})
+    with pytest.raises(TypeError, match="eta"):  # the free function refuses it too
+        sample_dpmpp(oracle(x0), x0, SCHED, ts, eta=0.0)  # type: ignore[call-arg]
+
+
+def test_the_registry_says_what_the_settings_mean() -> None:
+    """Ancestral walks every training step whatever ``steps``; only DDIM takes ``eta``."""
+    assert [n for n, s in SAMPLERS.items() if not s.uses_steps] == ["ancestral"]
+    assert {n: s.options(eta=0.3) for n, s in SAMPLERS.items()} == {
+        "ancestral": {},
+        "ddim": {"eta": 0.3},
+        "dpmpp": {},
+    }
+    assert len(get_sampler("ancestral").timesteps(SCHED, 5, "karras")) == 800
+    assert len(get_sampler("dpmpp").timesteps(SCHED, 5, "karras")) == 5

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from samuel_pl.diffusion.schedule import CosineSchedule
 from samuel_pl.nn.mixing import TimestepMixer
 
 T_TRAIN = 800
@@ -46,9 +47,11 @@ def test_reference_is_sqrt_ramp_and_linear_is_convex() -> None:
 
 
 def test_alpha_bar_schedule() -> None:
-    mixer = TimestepMixer("alpha_bar", T_TRAIN, 0.008)
+    mixer = TimestepMixer("alpha_bar", T_TRAIN)
+    noise = CosineSchedule(T_TRAIN, 0.008)
     for i in (0, 399, T_TRAIN - 1):
-        wl, wg = mixer(torch.tensor([float(i)]))
+        t = torch.tensor([float(i)])
+        wl, wg = mixer(t, alpha_bar=noise.alpha_bar(t))
         a = cosine_alpha_bar_discrete(i)
         assert wg.item() == pytest.approx(a, rel=1e-5, abs=1e-9)
         assert (wl + wg).item() == pytest.approx(1.0)
@@ -72,3 +75,5 @@ def test_weights_accessor_and_unknown_name() -> None:
     assert set(w) == {"local", "global"} and w["local"].shape == (5,)
     with pytest.raises(ValueError, match="reference"):
         TimestepMixer("nope")
+    with pytest.raises(ValueError, match="needs alpha_bar"):  # the network knows no schedule
+        TimestepMixer("alpha_bar", T_TRAIN)(torch.zeros(2))

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import inspect
+
 import pytest
 import torch
 
 from samuel_pl.config.schema import ModelConfig
+from samuel_pl.diffusion.schedule import CosineSchedule
 from samuel_pl.nn.unet import SamuelUNet
 
 PAPER_PARAMS = 15_571_904  # SPEC.md: the reference code's parameter count
+ALPHA_BAR = CosineSchedule(800).alpha_bar
 
 
-def tiny_config(**kw: object) -> ModelConfig:
+def tiny_config(**kw: object) -> dict[str, object]:
+    """Keyword arguments of a tiny U-Net (8 latent channels)."""
     base: dict[str, object] = dict(
-        channels=[16, 32], time_dim=32, time_hidden=64, heads=2, groups=4, window=4
+        in_channels=8, channels=[16, 32], time_dim=32, time_hidden=64, heads=2, groups=4, window=4
     )
     base.update(kw)
-    return ModelConfig(in_channels=8, **base)  # type: ignore[arg-type]
+    return base
 
 
 @pytest.fixture(scope="module")
 def paper() -> SamuelUNet:
     torch.manual_seed(0)
-    return SamuelUNet(ModelConfig(in_channels=64))
+    return SamuelUNet(in_channels=64)
 
 
 def test_paper_parameter_count_within_10_percent(paper: SamuelUNet) -> None:
@@ -59,7 +66,7 @@ def test_paper_forward_backward_fp32_and_bf16(paper: SamuelUNet) -> None:
 def test_state_dict_round_trip_and_no_rope_buffers(paper: SamuelUNet) -> None:
     sd = paper.state_dict()
     assert not any("cos_cached" in k or "sin_cached" in k or "inv_freq" in k for k in sd)
-    other = SamuelUNet(ModelConfig(in_channels=64))
+    other = SamuelUNet(in_channels=64)
     other.load_state_dict(sd, strict=True)
     for k, v in other.state_dict().items():
         assert torch.equal(v, sd[k]), k
@@ -67,7 +74,7 @@ def test_state_dict_round_trip_and_no_rope_buffers(paper: SamuelUNet) -> None:
 
 def test_output_conv_starts_at_zero_and_cond_matters() -> None:
     torch.manual_seed(0)
-    m = SamuelUNet(tiny_config())
+    m = SamuelUNet(**tiny_config())
     x, c = torch.randn(2, 8, 32), torch.randn(2, 8, 32)
     t = torch.tensor([10.0, 700.0])
     assert torch.count_nonzero(m(x, t, c)) == 0
@@ -87,7 +94,7 @@ def test_output_conv_starts_at_zero_and_cond_matters() -> None:
 
 
 def test_length_not_divisible_raises() -> None:
-    m = SamuelUNet(tiny_config(channels=[16, 16, 32]))
+    m = SamuelUNet(**tiny_config(channels=[16, 16, 32]))
     x = torch.randn(1, 8, 30)
     with pytest.raises(ValueError, match="divisible by 4"):
         m(x, torch.tensor([1.0]), x)
@@ -95,7 +102,7 @@ def test_length_not_divisible_raises() -> None:
 
 @pytest.mark.parametrize("schedule", ["reference", "linear", "alpha_bar", "learned"])
 def test_mix_schedules_run_and_expose_weights(schedule: str) -> None:
-    m = SamuelUNet(tiny_config(mix_schedule=schedule))
+    m = SamuelUNet(**tiny_config(mix_schedule=schedule), alpha_bar=ALPHA_BAR)
     x = torch.randn(2, 8, 16)
     v = m(x, torch.tensor([0.0, 799.0]), x)
     assert v.shape == x.shape
@@ -104,7 +111,7 @@ def test_mix_schedules_run_and_expose_weights(schedule: str) -> None:
 
 
 def test_continuous_and_scalar_timesteps() -> None:
-    m = SamuelUNet(tiny_config())
+    m = SamuelUNet(**tiny_config())
     x = torch.randn(3, 8, 16)
     assert m(x, torch.tensor([0.25, 1.5, 798.9]), x).shape == x.shape
     assert m(x, torch.tensor(5.0), x).shape == x.shape
@@ -114,7 +121,7 @@ def test_continuous_and_scalar_timesteps() -> None:
 def test_cond_concat_is_a_direct_path_to_the_vocal(concat: bool) -> None:
     """With the vocal's own input conv silenced, only the concatenation path can carry it."""
     torch.manual_seed(0)
-    m = SamuelUNet(tiny_config(cond_concat=concat))
+    m = SamuelUNet(**tiny_config(cond_concat=concat))
     assert m.in_x.in_channels == (16 if concat else 8)
     with torch.no_grad():
         m.in_cond.weight.zero_()
@@ -128,3 +135,50 @@ def test_cond_concat_is_a_direct_path_to_the_vocal(concat: bool) -> None:
     # a dropped condition reaches the concatenated input as the null vector too (CFG stays valid)
     d = torch.tensor([True, True])
     torch.testing.assert_close(m(x, t, c, drop_cond=d), m(x, t, -c, drop_cond=d))
+
+
+# sha1 of "key:shape" lines of the state dict, from the code before the network stopped taking a
+# ModelConfig (commit 1498f2c): torch.manual_seed(0); SamuelUNet(ModelConfig(in_channels=4,
+# channels=[8, 16], time_dim=16, time_hidden=32, heads=2, groups=2, window=4, mix_schedule=...,
+# cond_concat=True), train_steps=100, cosine_s=0.02).state_dict()
+OLD_KEYS = {
+    "reference": "d4ec6174dbea688fe084a19852bc2edc3eb2b6cf",
+    "alpha_bar": "d4ec6174dbea688fe084a19852bc2edc3eb2b6cf",
+    "learned": "47be2d3de8a02caea1bc2a4c15f34ef5b982c254",
+}
+
+
+@pytest.mark.parametrize("schedule", sorted(OLD_KEYS))
+def test_state_dict_keys_are_those_of_saved_checkpoints(schedule: str) -> None:
+    """Checkpoints saved before the plain-argument constructor load: same names and shapes."""
+    m = SamuelUNet(
+        in_channels=4,
+        channels=[8, 16],
+        time_dim=16,
+        time_hidden=32,
+        heads=2,
+        groups=2,
+        window=4,
+        mix_schedule=schedule,
+        cond_concat=True,
+        train_steps=100,
+        alpha_bar=CosineSchedule(100, 0.02).alpha_bar,
+    )
+    lines = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in m.state_dict().items())
+    assert hashlib.sha1(lines.encode()).hexdigest() == OLD_KEYS[schedule]
+
+
+def test_the_model_config_is_the_constructor_arguments() -> None:
+    """``SamuelUNet(**asdict(model))``: every config field is an argument, with its default."""
+    params = inspect.signature(SamuelUNet).parameters
+    for f in dataclasses.fields(ModelConfig):
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        assert f.name in params, f.name
+        got = params[f.name].default
+        if f.name != "in_channels":  # 0 in the config: filled in from the codec
+            assert (list(got) if isinstance(got, tuple) else got) == default, f.name
+
+
+def test_alpha_bar_mix_needs_the_noise_level() -> None:
+    with pytest.raises(ValueError, match="alpha_bar"):
+        SamuelUNet(**tiny_config(mix_schedule="alpha_bar"))
