@@ -120,9 +120,10 @@ def test_metric_harmony_metric_averages_and_skips_undefined(melody) -> None:
     follow, drone = _notes(CHORDS, 1.0), _notes([[48, 55]] * 8, 1.0)
     metric = HarmonicFitMetric(sample_rate=SR)
     metric.update(
-        torch.from_numpy(np.stack([melody, melody])), torch.from_numpy(np.stack([follow, drone]))
+        torch.from_numpy(np.stack([follow, drone])), vocals=torch.from_numpy(np.stack([melody] * 2))
     )
-    metric.update([melody], [np.zeros_like(melody)])  # silent: undefined, left out of the mean
+    # silent: undefined, left out of the mean
+    metric.update([np.zeros_like(melody)], vocals=[melody])
     out = metric.compute()
     s0, s1 = harmonic_fit(melody, follow, SR), harmonic_fit(melody, drone, SR)
     assert set(out) == set(HARMONY_KEYS)
