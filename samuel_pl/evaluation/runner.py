@@ -28,11 +28,10 @@ from samuel_pl.config import ConfigError
 from samuel_pl.config.suite import SuiteConfig
 from samuel_pl.errors import DataError
 from samuel_pl.evaluation.controls import build_controls
-from samuel_pl.evaluation.scores import PER_SONG, SongScorer, mean_ci
+from samuel_pl.evaluation.scores import FAMILIES, SuiteMetrics
 from samuel_pl.evaluation.table import write_result
 from samuel_pl.evaluation.validate import validation
-
-METRICS = ("fd", "efficiency", "aesthetics", *PER_SONG)
+from samuel_pl.metrics import measure_generation
 
 
 def load_clips(suite: SuiteConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -77,66 +76,31 @@ def _settings_key(gen: Generator, suite: SuiteConfig) -> str:
 
 def generate_all(
     gen: Generator, vocals: dict[str, np.ndarray], suite: SuiteConfig, out: Path, progress: bool
-) -> tuple[dict[str, np.ndarray], float]:
-    """Generate (or read back from the cache) every song; return clips and generation seconds."""
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Generate (or read back from the cache) every song; return the clips and the generation
+    wall seconds of each (as measured when it was generated; 0 when unknown)."""
     folder = out / "generated" / f"{gen.name}-{_settings_key(gen, suite)}"
     folder.mkdir(parents=True, exist_ok=True)
     clips: dict[str, np.ndarray] = {}
-    seconds = 0.0
+    seconds: dict[str, float] = {}
     for song_id, v in tqdm(vocals.items(), desc=gen.name, disable=not progress, leave=False):
         path, timing = folder / f"{song_id}.wav", folder / f"{song_id}.seconds"
         if path.is_file():
             clips[song_id], _ = read_audio(path, sample_rate=suite.sample_rate, channels=1)
-            seconds += float(timing.read_text()) if timing.is_file() else 0.0  # rtf on re-runs
+            seconds[song_id] = float(timing.read_text()) if timing.is_file() else 0.0
             continue
-        t0 = time.perf_counter()
-        audio = gen.generate(v, suite.sample_rate, song_id)
-        took = time.perf_counter() - t0
-        seconds += took
+        made: list[np.ndarray] = []
+        call = partial(gen.generate, v, suite.sample_rate, song_id)
+        took = measure_generation(
+            lambda made=made, call=call: made.append(call()), audio_seconds=suite.clip_seconds
+        )["seconds"]
+        audio = made[0]
+        seconds[song_id] = took
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         write_audio(path, audio, suite.sample_rate, subtype="FLOAT", normalize=None)
         write_bytes_atomic(timing, f"{took!r}\n".encode())
         clips[song_id] = audio if peak <= 1.0 else audio / peak
     return clips, seconds
-
-
-def _fd_metrics(
-    suite: SuiteConfig, refs: dict[str, np.ndarray], gens: dict[str, dict[str, np.ndarray]]
-) -> dict[str, dict[str, Any]]:
-    from samuel_pl.metrics import bootstrap_fad_ci, build_embedder, fad_inf, gaussian_stats
-
-    out: dict[str, dict[str, Any]] = {name: {} for name in gens}
-    for emb_name in suite.embedders:
-        kwargs = {}
-        if emb_name in suite.embedder_weights:
-            kwargs["weights"] = suite.embedder_weights[emb_name]
-        embedder = build_embedder(emb_name, **kwargs)
-        key = embedder.metric_name.lower().replace("-", "_")
-        ref = np.concatenate([embedder.embed(a, suite.sample_rate) for a in refs.values()])
-        stats = gaussian_stats(ref)
-        for name, clips in gens.items():
-            songs = [embedder.embed(clips[s], suite.sample_rate) for s in refs]
-            if len(songs) >= 2:
-                ci = bootstrap_fad_ci(stats, songs, n_boot=suite.bootstrap, seed=suite.seed)
-                out[name][key] = (ci.fad, ci.low, ci.high)
-            else:
-                from samuel_pl.metrics import fad_from_embeddings
-
-                out[name][key] = (fad_from_embeddings(stats, songs[0]),) * 3
-            pooled = np.concatenate(songs)
-            notes = out[name].setdefault("_notes", [])
-            if min(len(pooled), len(ref)) <= embedder.dim:
-                notes.append(
-                    f"{key}: {len(pooled)} generated / {len(ref)} reference embeddings for "
-                    f"D={embedder.dim}: covariances are singular, compare values only within "
-                    "this suite"
-                )
-            if len(pooled) >= 4 * (embedder.dim + 1):
-                res = fad_inf(stats, pooled, min_n=2 * (embedder.dim + 1), seed=suite.seed)
-                out[name][f"{key}_inf"] = (res.fad_inf,) * 3
-            else:
-                notes.append(f"{key}_inf: needs >= {4 * (embedder.dim + 1)} embeddings")
-    return out
 
 
 def evaluate(
@@ -147,54 +111,37 @@ def evaluate(
     Inputs are read (and ``out`` checked for writing) before anything is written: a bad file
     stops the run with an error naming it and leaves ``out`` untouched.
     """
-    unknown = sorted(set(suite.metrics) - set(METRICS))
+    unknown = sorted(set(suite.metrics) - set(FAMILIES))
     if unknown:
-        raise ConfigError(f"suite metrics: unknown {unknown}; choose from {list(METRICS)}")
+        raise ConfigError(f"suite metrics: unknown {unknown}; choose from {list(FAMILIES)}")
     ensure_writable_dir(out, "evaluation output folder")
     t0 = time.time()
     vocals, refs = load_clips(suite)
-    audio_s = suite.clip_seconds * len(vocals)
     train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
     generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
-    scorer = SongScorer(vocals, suite.sample_rate, suite.metrics)
+    metrics = SuiteMetrics(suite, vocals)
     controls, roles = [], {}
     if suite.controls:
-        key_of = lambda song: scorer.vocal_analysis(song).key()  # noqa: E731
-        controls, roles = build_controls(refs, key_of, suite.seed, generators)
+        controls, roles = build_controls(refs, metrics.vocal_key, suite.seed, generators)
     out.mkdir(parents=True, exist_ok=True)  # only now: a bad checkpoint leaves no folder
-    gens: dict[str, dict[str, np.ndarray]] = {}
     rows: dict[str, dict[str, Any]] = {}
     per_song: dict[str, dict[str, list[float]]] = {}
+    notes: dict[str, list[str]] = {}
     unavailable: dict[str, str] = {}
+    scored = []
     for gen in [*generators, *controls]:
         ok, reason = gen.available()
         if not ok:
             unavailable[gen.name] = reason
             continue
         clips, seconds = generate_all(gen, vocals, suite, out, progress)
-        gens[gen.name] = clips
-        rows[gen.name] = {}
-        if "efficiency" in suite.metrics and gen.parameters:
-            rows[gen.name]["params"] = (float(gen.parameters),) * 3
-            if seconds > 0:
-                rows[gen.name]["rtf"] = (seconds / audio_s,) * 3
-    if "fd" in suite.metrics:
-        for name, vals in _fd_metrics(suite, refs, gens).items():
-            rows[name].update(vals)
-    for name, clips in tqdm(gens.items(), desc="scoring", disable=not progress, leave=False):
-        per_song[name] = scorer.score(clips)
-        for metric, values in per_song[name].items():
-            rows[name][metric] = mean_ci(values, suite.bootstrap, suite.seed)
-            undefined = sum(not np.isfinite(v) for v in values)
-            if undefined:
-                rows[name].setdefault("_notes", []).append(
-                    f"{metric}: undefined for {undefined} of {len(values)} songs (left out)"
-                )
-    notes = {n: rows[n].pop("_notes") for n in list(rows) if rows[n].get("_notes")}
-    for n in rows:
-        rows[n].pop("_notes", None)
-    if "aesthetics" in suite.metrics:
-        _aesthetics(suite, gens, rows, unavailable)
+        scored.append((gen, clips, seconds))
+    for gen, clips, seconds in tqdm(scored, desc="scoring", disable=not progress, leave=False):
+        row = metrics.score(clips, refs, seconds, gen.parameters)
+        rows[gen.name], per_song[gen.name] = row.values, row.per_song
+        if row.notes:
+            notes[gen.name] = row.notes
+    unavailable.update(metrics.unavailable)
     result = _result(suite, ckpt, rows, unavailable, notes, len(vocals), time.time() - t0)
     result["generators"] = [g.name for g in generators]
     result["controls"] = [g.name for g in controls]
@@ -205,24 +152,6 @@ def evaluate(
         result["validation"] = validation(per_song, roles)
     write_result(out, result)
     return result
-
-
-def _aesthetics(
-    suite: SuiteConfig,
-    gens: dict[str, dict[str, np.ndarray]],
-    rows: dict[str, dict[str, Any]],
-    unavailable: dict[str, str],
-) -> None:
-    from samuel_pl.metrics import AXES, AestheticsScorer
-
-    scorer = AestheticsScorer(suite.aesthetics_checkpoint or None)
-    if not scorer.available:
-        unavailable["aesthetics"] = scorer.reason
-        return
-    for name, clips in gens.items():
-        scores = [scorer.score(c, suite.sample_rate) for c in clips.values()]
-        for axis in AXES:
-            rows[name][f"aes_{axis}"] = mean_ci([s[axis] for s in scores], suite.bootstrap, 0)
 
 
 def _result(

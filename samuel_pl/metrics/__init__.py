@@ -1,8 +1,29 @@
 """Evaluation metrics: Frechet distances (+ embedders), aesthetics, alignment, harmonic fit,
 efficiency.
 
-Every metric is a ``torchmetrics.Metric`` whose states sync across DDP ranks; distances are pure
-functions over embedding arrays. Embedders needing weights (vggish, clap) load lazily.
+Every evaluation metric is an :class:`EvalMetric` (a ``torchmetrics.Metric`` whose states sync
+across DDP ranks) with one signature, the one the evaluation runner drives::
+
+    metric = FrechetAudioDistance(embedder, sample_rate, n_boot=200, seed=0)  # or any below
+    metric.update(preds, targets, *, vocals=None, seconds=None)  # once or per batch
+    metric.compute()    # {reported name: float64 scalar tensor}
+    metric.intervals()  # {reported name: (low, high)}: 95% bootstrap over clips
+    metric.per_clip()   # {reported name: [score per clip]} (per-clip metrics only)
+    metric.notes()      # caveats, one line each
+
+- ``preds``: the generated accompaniments, a ``(B, N)`` tensor or a sequence of B clips
+  ``(N,)`` / ``(1, N)`` (``(C, N)`` where the metric downmixes: FAD, aesthetics), at the
+  ``sample_rate`` given to the constructor.
+- ``targets``: the real accompaniments of the same songs, same layout (FAD's reference set;
+  unused by the others, may be None).
+- ``vocals``: the vocal of each song, same layout (alignment and harmonic fit score against it).
+- ``seconds``: ``(B,)`` wall seconds that generated each clip (real-time factor).
+
+The metrics: :class:`FrechetAudioDistance` (``fd_<embedder>`` [+ ``_inf``]),
+:class:`AlignmentMetric` (``ALIGNMENT_KEYS``), :class:`HarmonicFitMetric` (``HARMONY_KEYS``),
+:class:`AestheticsMetric` (``AXES``), :class:`GenerationEfficiency` (``params``, ``rtf``).
+Distances are pure functions over embedding arrays (``frechet``); embedders needing weights
+(vggish, clap) load lazily.
 """
 
 from samuel_pl.metrics.aesthetics import AXES, AestheticsMetric, AestheticsScorer
@@ -17,7 +38,13 @@ from samuel_pl.metrics.alignment import (
     key_agreement,
     true_vs_shuffled,
 )
-from samuel_pl.metrics.efficiency import count_parameters, flops_per_forward, measure_generation
+from samuel_pl.metrics.base import ClipScoreMetric, EvalMetric, as_clips, mean_ci
+from samuel_pl.metrics.efficiency import (
+    GenerationEfficiency,
+    count_parameters,
+    flops_per_forward,
+    measure_generation,
+)
 from samuel_pl.metrics.embedders import EMBEDDERS, AudioEmbedder, MelStatsEmbedder, build_embedder
 from samuel_pl.metrics.fad import FrechetAudioDistance
 from samuel_pl.metrics.frechet import (
@@ -33,6 +60,7 @@ from samuel_pl.metrics.frechet import (
 from samuel_pl.metrics.harmony import (
     HARMONY_KEYS,
     HarmonicFitMetric,
+    VocalAnalyses,
     VocalAnalysis,
     analyse_vocal,
     harmonic_fit,
@@ -48,14 +76,19 @@ __all__ = [
     "AlignmentMetric",
     "AudioEmbedder",
     "BootstrapCI",
+    "ClipScoreMetric",
+    "EvalMetric",
     "FadInfResult",
     "FrechetAudioDistance",
+    "GenerationEfficiency",
     "HARMONY_KEYS",
     "HarmonicFitMetric",
     "MelStatsEmbedder",
+    "VocalAnalyses",
     "VocalAnalysis",
     "alignment_scores",
     "analyse_vocal",
+    "as_clips",
     "beat_f_measure",
     "bootstrap_fad_ci",
     "build_embedder",
@@ -69,6 +102,7 @@ __all__ = [
     "gaussian_stats",
     "harmonic_fit",
     "key_agreement",
+    "mean_ci",
     "measure_generation",
     "per_song_fad",
     "true_vs_shuffled",

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torchmetrics import Metric
 
 from samuel_pl.audio import convert_channels, resample
 from samuel_pl.errors import SamuelError
+from samuel_pl.metrics.base import Clips, ClipScoreMetric
 from samuel_pl.safeload import load_torch_file
 
 AXES = ("PQ", "PC", "CE", "CU")
@@ -110,42 +110,54 @@ class AestheticsScorer:
         return out
 
 
-class AestheticsMetric(Metric):
-    """Mean aesthetics scores over clips, or "unavailable" with the reason.
+class AestheticsMetric(ClipScoreMetric):
+    """Aesthetics scores of each generated clip (``preds``), or "unavailable" with the reason.
 
     Args:
         scorer: an :class:`AestheticsScorer`.
-        sample_rate: rate of the audio given to ``update``.
+        sample_rate, n_boot, seed, prefix: as :class:`~samuel_pl.metrics.base.ClipScoreMetric`.
 
-    ``update(audio)``: ``(B, N)``/``(B, C, N)`` tensor or a sequence of ``(C, N)`` arrays.
+    ``update(preds, targets=None, *, vocals=None)``: ``(B, N)`` tensor or a sequence of
+    ``(C, N)``/``(N,)`` clips (only ``preds`` is scored; nothing is done when unavailable).
     ``compute()`` -> ``{axis: mean}`` when available; use :meth:`report` for a JSON-ready dict
     that is ``{"status": "unavailable", "reason": ...}`` otherwise.
     """
 
-    full_state_update = False
-    is_differentiable = False
+    KEYS = AXES
     higher_is_better = True
 
-    def __init__(self, scorer: AestheticsScorer, sample_rate: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.scorer, self.sample_rate = scorer, int(sample_rate)
-        self.add_state("sums", torch.zeros(len(AXES), dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+    def __init__(
+        self,
+        scorer: AestheticsScorer,
+        sample_rate: int,
+        n_boot: int = 0,
+        seed: int = 0,
+        prefix: str = "",
+        **kwargs,
+    ) -> None:
+        super().__init__(sample_rate, n_boot, seed, prefix, **kwargs)
+        self.scorer = scorer
 
-    def update(self, audio: torch.Tensor | Sequence[np.ndarray]) -> None:
-        if not self.scorer.available:
-            return
-        for clip in audio:
-            c = clip.detach().cpu().numpy() if isinstance(clip, torch.Tensor) else clip
-            s = self.scorer.score(c, self.sample_rate)
-            vals = torch.tensor([s[a] for a in AXES], dtype=torch.float64, device=self.sums.device)
-            self.sums = self.sums + vals
-            self.count = self.count + 1
+    def update(
+        self,
+        preds: Clips,
+        targets: Clips | None = None,
+        *,
+        vocals: Clips | None = None,
+        seconds: Sequence[float] | torch.Tensor | None = None,
+    ) -> None:
+        if self.scorer.available:
+            super().update(preds)
 
-    def compute(self) -> dict[str, torch.Tensor]:
+    def score(
+        self, pred: np.ndarray, target: np.ndarray | None, vocal: np.ndarray | None
+    ) -> dict[str, float]:
+        return self.scorer.score(pred, self.sample_rate)
+
+    def _values(self) -> dict[str, float]:
         if not self.scorer.available:
             raise SamuelError(f"aesthetics unavailable: {self.scorer.reason}")
-        return {a: self.sums[i] / self.count for i, a in enumerate(AXES)}
+        return super()._values()
 
     def report(self) -> dict[str, Any]:
         """``{"status": "ok", "PQ": ..., ...}`` or ``{"status": "unavailable", "reason": ...}``."""

@@ -23,10 +23,9 @@ from collections.abc import Sequence
 
 import librosa
 import numpy as np
-import torch
-from torchmetrics import Metric
 
 from samuel_pl.audio import resample
+from samuel_pl.metrics.base import ClipScoreMetric
 
 SR = 22050
 HOP = 512
@@ -201,57 +200,20 @@ def true_vs_shuffled(
     return out
 
 
-class MeanScoreMetric(Metric):
-    """Mean over songs of a per-song score dict (NaN scores skipped per key).
+class AlignmentMetric(ClipScoreMetric):
+    """:func:`alignment_scores` of each accompaniment (``preds``) against its vocal (``vocals``).
 
-    Subclasses set ``KEYS`` and ``score(vocal, accompaniment) -> {key: float}`` on mono
-    ``(N,)`` arrays at ``self.sample_rate``.
-
-    Args:
-        sample_rate: rate of the audio given to ``update``.
-
-    ``update(vocals, accompaniments)``: ``(B, N)`` tensors or sequences of ``(N,)`` arrays.
-    ``compute()`` -> ``{key: mean}`` (float64 scalar tensors) for every key in ``KEYS``.
+    ``update(preds, targets=None, *, vocals)``: mono clips at ``sample_rate`` (``targets`` is
+    not used); ``compute()``: the mean over songs of each of ``ALIGNMENT_KEYS`` (NaN scores
+    left out); see :class:`~samuel_pl.metrics.base.ClipScoreMetric`.
     """
 
-    KEYS: tuple[str, ...] = ()
-    full_state_update = False
-    is_differentiable = False
-
-    def __init__(self, sample_rate: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.sample_rate = int(sample_rate)
-        k = len(self.KEYS)
-        self.add_state("sums", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("counts", torch.zeros(k, dtype=torch.float64), dist_reduce_fx="sum")
-
-    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
-        raise NotImplementedError
-
-    def update(
-        self,
-        vocals: torch.Tensor | Sequence[np.ndarray],
-        accompaniments: torch.Tensor | Sequence[np.ndarray],
-    ) -> None:
-        for v, a in zip(vocals, accompaniments, strict=True):
-            v = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
-            a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
-            s = self.score(v, a)
-            vals = torch.tensor([s[k] for k in self.KEYS], dtype=torch.float64)
-            ok = torch.isfinite(vals).to(self.sums.device)
-            vals = vals.to(self.sums.device)
-            self.sums = self.sums + torch.where(ok, vals, torch.zeros_like(vals))
-            self.counts = self.counts + ok.double()
-
-    def compute(self) -> dict[str, torch.Tensor]:
-        means = self.sums / self.counts  # NaN where a key never had a defined score
-        return {k: means[i] for i, k in enumerate(self.KEYS)}
-
-
-class AlignmentMetric(MeanScoreMetric):
-    """Mean of :func:`alignment_scores` over songs (see :class:`MeanScoreMetric`)."""
-
     KEYS = ALIGNMENT_KEYS
+    higher_is_better = True
 
-    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
-        return alignment_scores(vocal, accompaniment, self.sample_rate)
+    def score(
+        self, pred: np.ndarray, target: np.ndarray | None, vocal: np.ndarray | None
+    ) -> dict[str, float]:
+        if vocal is None:
+            raise ValueError("AlignmentMetric.update needs vocals=")
+        return alignment_scores(vocal, pred, self.sample_rate)

@@ -1,16 +1,19 @@
-"""Efficiency figures: parameters, FLOPs per forward pass, real-time factor and peak memory."""
+"""Efficiency figures: parameters, FLOPs per forward pass, real-time factor and peak memory;
+``GenerationEfficiency``: the evaluation's params / real-time factor metric."""
 
 from __future__ import annotations
 
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from samuel_pl.metrics.base import Clips, EvalMetric, as_clips
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -61,3 +64,46 @@ def measure_generation(
     if cuda:
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
     return out
+
+
+class GenerationEfficiency(EvalMetric):
+    """A generator's parameter count and real-time factor over the clips it generated.
+
+    Args:
+        sample_rate: rate of the generated clips.
+        parameters: the generator's parameter count (``params`` is reported only when given).
+
+    ``update(preds, targets=None, *, seconds)``: the generated clips ``(B, N)`` (or a sequence
+    of ``(N,)``/``(C, N)``) and the wall seconds that generated each ``(B,)``.
+    ``compute()``: ``params`` and ``rtf`` (wall seconds per second of generated audio; reported
+    when some time was measured). No interval: both are single figures.
+    """
+
+    higher_is_better = False
+
+    def __init__(self, sample_rate: int, parameters: int | None = None, **kwargs) -> None:
+        super().__init__(sample_rate, **kwargs)
+        self.parameters = parameters
+        self.add_state("seconds", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("audio_seconds", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(
+        self,
+        preds: Clips,
+        targets: Clips | None = None,
+        *,
+        vocals: Clips | None = None,
+        seconds: Sequence[float] | torch.Tensor | None = None,
+    ) -> None:
+        clips = as_clips(preds)
+        if seconds is None or len(seconds) != len(clips):
+            raise ValueError("GenerationEfficiency.update needs seconds= (one per clip)")
+        took = torch.as_tensor(seconds, dtype=torch.float64).sum()
+        self.seconds = self.seconds + took.to(self.device)
+        self.audio_seconds = self.audio_seconds + sum(c.shape[-1] for c in clips) / self.sample_rate
+
+    def _values(self) -> dict[str, float]:
+        out = {"params": float(self.parameters)} if self.parameters else {}
+        if float(self.seconds) > 0:
+            out["rtf"] = float(self.seconds / self.audio_seconds)
+        return out

@@ -25,13 +25,15 @@ another accompaniment for the same vocal.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import librosa
 import numpy as np
 
 from samuel_pl.audio import resample
-from samuel_pl.metrics.alignment import KEY_PROFILES, MeanScoreMetric, cqt_chroma, estimate_key
+from samuel_pl.metrics.alignment import KEY_PROFILES, cqt_chroma, estimate_key
+from samuel_pl.metrics.base import ClipScoreMetric
 
 SR = 22050
 HOP = 512
@@ -169,11 +171,52 @@ def harmonic_fit(
     }
 
 
-class HarmonicFitMetric(MeanScoreMetric):
-    """Mean of :func:`harmonic_fit` over songs (NaN scores skipped per key); ``update`` and
-    ``compute`` as in :class:`~samuel_pl.metrics.alignment.MeanScoreMetric`."""
+class VocalAnalyses:
+    """:func:`analyse_vocal` of each distinct vocal, computed once (keyed by its samples)."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, VocalAnalysis] = {}
+
+    def get(self, vocal: np.ndarray, sr: int) -> VocalAnalysis:
+        """The analysis of a mono vocal ``(N,)`` at ``sr``."""
+        v = np.ascontiguousarray(vocal)
+        key = (sr, v.dtype.str, v.shape, hashlib.sha1(v.tobytes()).hexdigest())
+        if key not in self._done:
+            self._done[key] = analyse_vocal(v, sr)
+        return self._done[key]
+
+
+class HarmonicFitMetric(ClipScoreMetric):
+    """:func:`harmonic_fit` of each accompaniment (``preds``) to its vocal (``vocals``).
+
+    ``update(preds, targets=None, *, vocals)``: mono clips at ``sample_rate`` (``targets`` is
+    not used); ``compute()``: the mean over songs of each of ``HARMONY_KEYS`` (NaN scores left
+    out); see :class:`~samuel_pl.metrics.base.ClipScoreMetric`.
+
+    Args:
+        analyses: a :class:`VocalAnalyses` shared with other users of the same vocals, so each
+            vocal's pyin runs once (default: this metric's own).
+    """
 
     KEYS = HARMONY_KEYS
+    higher_is_better = True
 
-    def score(self, vocal: np.ndarray, accompaniment: np.ndarray) -> dict[str, float]:
-        return harmonic_fit(vocal, accompaniment, self.sample_rate)
+    def __init__(
+        self,
+        sample_rate: int,
+        n_boot: int = 0,
+        seed: int = 0,
+        prefix: str = "",
+        analyses: VocalAnalyses | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(sample_rate, n_boot, seed, prefix, **kwargs)
+        self.analyses = analyses if analyses is not None else VocalAnalyses()
+
+    def score(
+        self, pred: np.ndarray, target: np.ndarray | None, vocal: np.ndarray | None
+    ) -> dict[str, float]:
+        if vocal is None:
+            raise ValueError("HarmonicFitMetric.update needs vocals=")
+        va = self.analyses.get(vocal, self.sample_rate)
+        return harmonic_fit(vocal, pred, self.sample_rate, va)

@@ -70,8 +70,8 @@ def test_metric_alignment_true_beats_shuffled(songs) -> None:
 def test_metric_alignment_metric_averages(songs) -> None:
     (v0, a0), (v1, a1) = songs[0], songs[1]
     metric = AlignmentMetric(sample_rate=SR)
-    metric.update(torch.from_numpy(np.stack([v0])), torch.from_numpy(np.stack([a0])))
-    metric.update([v1], [a1])
+    metric.update(torch.from_numpy(np.stack([a0])), vocals=torch.from_numpy(np.stack([v0])))
+    metric.update([a1], vocals=[v1])
     out = metric.compute()
     s0, s1 = alignment_scores(v0, a0, SR), alignment_scores(v1, a1, SR)
     assert set(out) == set(ALIGNMENT_KEYS)

@@ -39,3 +39,22 @@ def test_metric_measure_generation() -> None:
     assert out["peak_rss_mb"] > 1.0
     with pytest.raises(ValueError):
         measure_generation(lambda: None, audio_seconds=0)
+
+
+def test_metric_generation_efficiency_rtf_over_generated_audio() -> None:
+    import numpy as np
+
+    from samuel_pl.metrics import GenerationEfficiency
+
+    metric = GenerationEfficiency(sample_rate=100, parameters=7)
+    # 1 s and 2 s of audio made in 0.3 s and 0.6 s; then 1 s more in 0.3 s, as a (B, N) tensor
+    metric.update([np.zeros(100), np.zeros((1, 200))], seconds=[0.3, 0.6])
+    metric.update(torch.zeros(1, 100), seconds=torch.tensor([0.3]))
+    out = metric.compute()
+    assert float(out["params"]) == 7 and float(out["rtf"]) == pytest.approx(1.2 / 4.0)
+    assert metric.intervals() == {"params": (7.0, 7.0), "rtf": (pytest.approx(0.3),) * 2}
+    untimed = GenerationEfficiency(sample_rate=100)  # re-read from a cache without timings
+    untimed.update([np.zeros(100)], seconds=[0.0])
+    assert untimed.compute() == {}
+    with pytest.raises(ValueError, match="seconds"):
+        untimed.update([np.zeros(100)])

@@ -107,19 +107,18 @@ def test_metric_accumulating_one_update_equals_many() -> None:
     real = rng.normal(size=(300, emb.dim))
     fake = rng.normal(loc=0.2, size=(250, emb.dim))
     one = FrechetAudioDistance(emb)
-    one.update_embeddings(real, real=True)
-    one.update_embeddings(fake, real=False)
+    one.add_embeddings(targets=[real])
+    one.add_embeddings(preds=[fake])
     many = FrechetAudioDistance(emb)
     for chunk in np.array_split(real, 7):
-        many.update_embeddings(chunk, real=True)
-    for chunk in np.array_split(fake, 5):
-        many.update_embeddings(chunk, real=False)
+        many.add_embeddings(targets=[chunk])
+    many.add_embeddings(preds=np.array_split(fake, 5))
     expected = fad_from_embeddings(real, fake)
-    assert float(one.compute()) == pytest.approx(expected, rel=1e-9)
-    assert float(many.compute()) == pytest.approx(expected, rel=1e-9)
+    assert float(one.compute()["fd_mel"]) == pytest.approx(expected, rel=1e-9)
+    assert float(many.compute()["fd_mel"]) == pytest.approx(expected, rel=1e-9)
     assert one.name == "FD-mel"
-    one.update(embeddings=fake[:50] + 3.0, real=False)  # a later update is not hidden by a cache
-    assert float(one.compute()) > expected
+    one.add_embeddings(preds=[fake[:50] + 3.0])  # a later update is not hidden by a cache
+    assert float(one.compute()["fd_mel"]) > expected
     one.reset()
     with pytest.raises(ValueError, match="real"):
         one.compute()
@@ -132,7 +131,7 @@ def test_metric_states_merge_like_ddp_ranks() -> None:
     real, fake = rng.normal(size=(200, emb.dim)), rng.normal(loc=0.1, size=(180, emb.dim))
     ranks = [FrechetAudioDistance(emb) for _ in range(2)]
     for i, m in enumerate(ranks):
-        m.update(embeddings=real[i::2], real=True)
-        m.update(embeddings=fake[i::2], real=False)
+        m.add_embeddings(preds=[fake[i::2]], targets=[real[i::2]])
     ranks[0].merge_state(ranks[1])
-    assert float(ranks[0].compute()) == pytest.approx(fad_from_embeddings(real, fake), rel=1e-9)
+    expected = fad_from_embeddings(real, fake)
+    assert float(ranks[0].compute()["fd_mel"]) == pytest.approx(expected, rel=1e-9)

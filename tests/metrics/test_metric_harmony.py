@@ -120,11 +120,28 @@ def test_metric_harmony_metric_averages_and_skips_undefined(melody) -> None:
     follow, drone = _notes(CHORDS, 1.0), _notes([[48, 55]] * 8, 1.0)
     metric = HarmonicFitMetric(sample_rate=SR)
     metric.update(
-        torch.from_numpy(np.stack([melody, melody])), torch.from_numpy(np.stack([follow, drone]))
+        torch.from_numpy(np.stack([follow, drone])), vocals=torch.from_numpy(np.stack([melody] * 2))
     )
-    metric.update([melody], [np.zeros_like(melody)])  # silent: undefined, left out of the mean
+    # silent: undefined, left out of the mean
+    metric.update([np.zeros_like(melody)], vocals=[melody])
     out = metric.compute()
     s0, s1 = harmonic_fit(melody, follow, SR), harmonic_fit(melody, drone, SR)
     assert set(out) == set(HARMONY_KEYS)
     for k in HARMONY_KEYS:
         assert float(out[k]) == pytest.approx((s0[k] + s1[k]) / 2)
+
+
+def test_metric_harmony_vocal_analyses_run_pyin_once_per_vocal(melody, monkeypatch) -> None:
+    from samuel_pl.metrics import harmony
+
+    calls = []
+    real = harmony.analyse_vocal
+    monkeypatch.setattr(harmony, "analyse_vocal", lambda v, sr: calls.append(len(v)) or real(v, sr))
+    cache = harmony.VocalAnalyses()
+    first = cache.get(melody, SR)
+    assert cache.get(melody.copy(), SR) is first  # same samples: the same analysis
+    assert cache.get(melody[: SR * 2], SR) is not first
+    a, b = (HarmonicFitMetric(sample_rate=SR, analyses=cache) for _ in range(2))
+    a.update([melody], vocals=[melody])
+    b.update([np.zeros_like(melody)], vocals=[melody])
+    assert calls == [len(melody), SR * 2]

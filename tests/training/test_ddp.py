@@ -61,26 +61,36 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _fad_worker(rank: int, world: int, port: int, real: torch.Tensor, fake: torch.Tensor) -> None:
-    import torch.distributed as dist
-
+def _fad(real: torch.Tensor, fake: torch.Tensor, songs: int):
+    """The evaluation's FAD metric (what ``evaluation.scores.SuiteMetrics`` builds) holding
+    ``real`` as one reference clip and ``fake`` as ``songs`` generated clips."""
     from samuel_pl.metrics.embedders import build_embedder
     from samuel_pl.metrics.fad import FrechetAudioDistance
+
+    metric = FrechetAudioDistance(build_embedder("mel"), n_boot=20, seed=0)
+    metric.add_embeddings(preds=list(fake.chunk(songs)), targets=[real])
+    return metric
+
+
+def _fad_worker(rank: int, world: int, port: int, real: torch.Tensor, fake: torch.Tensor) -> None:
+    import torch.distributed as dist
+    from torchmetrics.utilities.data import dim_zero_cat
 
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
     )
     try:
-        metric = FrechetAudioDistance(build_embedder("mel"))
-        metric.update(embeddings=real.chunk(world)[rank], real=True)
-        metric.update(embeddings=fake.chunk(world)[rank], real=False)
-        value = float(metric.compute())  # torchmetrics all-reduces the sum states here
-        local_n = float(metric.real_n)  # compute() restores the local states afterwards
+        metric = _fad(real.chunk(world)[rank], fake.chunk(world)[rank], songs=3)
+        value = float(metric.compute()["fd_mel"])  # torchmetrics all-gathers the states here
+        local_n = len(dim_zero_cat(metric.real_emb))  # compute() restores the local states
+        interval = metric.intervals()["fd_mel"]  # songs of every rank, bootstrapped
         with metric.sync_context():
-            synced_n = float(metric.real_n)
+            synced_n = len(dim_zero_cat(metric.real_emb))
         out = Path(os.environ["FAD_OUT"]) / f"rank{rank}.json"
-        out.write_text(json.dumps({"fad": value, "n": synced_n, "local_n": local_n}))
+        out.write_text(
+            json.dumps({"fad": value, "n": synced_n, "local_n": local_n, "ci": list(interval)})
+        )
     finally:
         dist.destroy_process_group()
 
@@ -89,21 +99,19 @@ def test_distributed_fad_equals_single_process(tmp_path: Path, monkeypatch) -> N
     import torch.multiprocessing as mp
 
     from samuel_pl.metrics.embedders import build_embedder
-    from samuel_pl.metrics.fad import FrechetAudioDistance
 
     dim = build_embedder("mel").dim
     g = torch.Generator().manual_seed(0)
     real = torch.randn(64, dim, generator=g, dtype=torch.float64)
     fake = torch.randn(48, dim, generator=g, dtype=torch.float64) * 1.3 + 0.2
-    single = FrechetAudioDistance(build_embedder("mel"))
-    single.update(embeddings=real, real=True)
-    single.update(embeddings=fake, real=False)
-    expected = float(single.compute())
+    # one process holding everything: the reference as two clips, the 6 songs of the two ranks
+    single = _fad(real, fake, songs=6)
+    expected = float(single.compute()["fd_mel"])
+    expected_ci = single.intervals()["fd_mel"]
     # Each half alone gives a different distance, so an unsynced compute() fails below.
-    half = FrechetAudioDistance(build_embedder("mel"))
-    half.update(embeddings=real.chunk(2)[0], real=True)
-    half.update(embeddings=fake.chunk(2)[0], real=False)
-    assert not math.isclose(float(half.compute()), expected, rel_tol=1e-3)
+    half = _fad(real.chunk(2)[0], fake.chunk(2)[0], songs=3)
+    assert not math.isclose(float(half.compute()["fd_mel"]), expected, rel_tol=1e-3)
+    assert not math.isclose(half.intervals()["fd_mel"][1], expected_ci[1], rel_tol=1e-3)
 
     monkeypatch.setenv("FAD_OUT", str(tmp_path))
     mp.spawn(_fad_worker, args=(2, _free_port(), real, fake), nprocs=2, join=True)
@@ -111,6 +119,8 @@ def test_distributed_fad_equals_single_process(tmp_path: Path, monkeypatch) -> N
         got = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert (got["local_n"], got["n"]) == (32, 64)  # each rank holds half; synced: all
         assert math.isclose(got["fad"], expected, rel_tol=1e-6), (rank, got, expected)
+        # the same 6 songs (rank order = song order): the same bootstrap replicates
+        assert got["ci"] == pytest.approx(list(expected_ci), rel=1e-6), (rank, got)
 
 
 @pytest.mark.slow
