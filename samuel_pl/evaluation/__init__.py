@@ -2,8 +2,8 @@
 table.md (with the validate section), MLflow.
 
 Modules: ``runner`` (clips, generation cache, the suite run; its MLflow run:
-:mod:`samuel_pl.tracking.evaluation_run`), ``scores`` (the metric
-objects of a suite, built per row, and the figures they give), ``controls`` (control rows), ``validate`` (Cohen's d of the
+:mod:`samuel_pl.tracking.evaluation_run`), ``scores`` (the metric objects of a suite, built per
+row, and the figures they give), ``controls`` (control rows), ``validate`` (Cohen's d of the
 ground truth against each control), ``table`` (table.md).
 """
 
