@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from samuel_pl.audio import write_bytes_atomic
 from samuel_pl.config import FitConfig
 from samuel_pl.data.cache import user_cache_root
 from samuel_pl.data.sources import song_file_stem
 from samuel_pl.errors import DataError, SamuelError
+from samuel_pl.files import write_bytes, write_json
 
 CACHE_VERSION = 1
 STEMS = ("vocals", "accompaniment")
@@ -83,11 +83,11 @@ def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
             buf = io.BytesIO()
             np.save(buf, np.ascontiguousarray(audio, dtype=np.float32))  # (C, N)
             files[stem] = f"songs/{song_file_stem(song.song_id)}.{stem}.npy"
-            write_bytes_atomic(path / files[stem], buf.getvalue())
+            write_bytes(path / files[stem], buf.getvalue())
         n = int(stems["vocals"].shape[-1])
         songs.append({"id": song.song_id, "split": song.split, "samples": n, "files": files})
     manifest = {**key, "songs": songs, "skipped": skipped}
-    write_bytes_atomic(mpath, json.dumps(manifest, indent=1).encode("utf-8"))
+    write_json(mpath, manifest)
     return path, manifest
 
 

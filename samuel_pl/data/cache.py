@@ -13,7 +13,7 @@ Normalisation statistics: per latent channel, mean and (population) std over all
 stems of the TRAIN split, pooled, so the denoiser's input, its vocal condition and its output share
 one z-score and decoding needs one inverse (``.mean`` / ``.std``); per-stem figures are also kept
 in ``manifest["stats"]["per_stem"]`` for analysis. Every file is written atomically
-(temp file + fsync + os.replace, ``samuel_pl.audio.write_bytes_atomic``).
+(:mod:`samuel_pl.files`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.codecs.base import LatentCodec
 from samuel_pl.config.schema import FitConfig
 from samuel_pl.data.sources import data_limits, song_file_stem
 from samuel_pl.errors import AudioError, DataError, SamuelError
+from samuel_pl.files import ensure_writable_dir, write_bytes, write_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -44,14 +44,10 @@ STEMS = ("vocals", "accompaniment")
 SPLITS = ("train", "val", "test")
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    write_bytes_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
-
-
 def _write_npy(path: Path, array: np.ndarray) -> None:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array, dtype=np.float32))
-    write_bytes_atomic(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -358,10 +354,10 @@ def build_cache(
             }
         entries.append(entry)
         partial["songs"].append(entry)
-        _write_json(path / PARTIAL, partial)
+        write_json(path / PARTIAL, partial)
     _remove_unreferenced(path, entries)
     manifest = _manifest(cfg, codec, source, fingerprint, entries, skipped, path, t0)
-    _write_json(path / MANIFEST, manifest)
+    write_json(path / MANIFEST, manifest)
     (path / PARTIAL).unlink(missing_ok=True)
     cache = LatentCache.open(path, codec.codec_id, fingerprint)
     cache.silence = codec.silence().numpy()

@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from samuel_pl.audio import write_audio, write_bytes_atomic
+from samuel_pl.audio import write_audio
 from samuel_pl.data.chorales import Piece, corpus_paths, load_piece, piece_id
 from samuel_pl.data.synth import Renderer, TimedNote, resolve_soundfont
 from samuel_pl.errors import DataError
+from samuel_pl.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def render_song(
             "gain": round(gain, 6),
             "settings": settings_of(seed, renderer.backend, renderer.soundfont),
         }
-        write_bytes_atomic(folder / "song.json", json.dumps(record, indent=1).encode())
+        write_json(folder / "song.json", record)
     except BaseException:
         for path in written:  # an interrupted song leaves nothing that looks finished
             path.unlink(missing_ok=True)
@@ -305,7 +306,7 @@ def render_demo(
         doc = {"format": FORMAT_VERSION, "settings": settings, "sample_rate": SAMPLE_RATE}
         doc.update(val_fraction=val_fraction, test_fraction=test_fraction, songs=songs)
         doc["skipped"] = dict(sorted(skipped.items()))
-        write_bytes_atomic(manifest_path, json.dumps(doc, indent=1).encode())
+        write_json(manifest_path, doc)
 
     for path in order:  # songs done in earlier runs count towards the limit
         rec = _done(out / piece_id(path))

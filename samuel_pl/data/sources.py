@@ -25,16 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from samuel_pl.audio import (
-    AUDIO_EXTENSIONS,
-    DEFAULT_LIMITS,
-    DecodeLimits,
-    read_audio,
-    write_bytes_atomic,
-)
+from samuel_pl.audio import AUDIO_EXTENSIONS, DEFAULT_LIMITS, DecodeLimits, read_audio
 from samuel_pl.config.schema import DataConfig
 from samuel_pl.config.validate import DATA_SOURCES
 from samuel_pl.errors import AudioError, DataError
+from samuel_pl.files import write_text
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +246,7 @@ def scan_songs(
             path, _, why = reason.partition(": ")
             row = {"song_id": song.song_id, "split": song.split, "path": path, "reason": why}
             lines.append(json.dumps(row) + "\n")
-        write_bytes_atomic(report_path, "".join(lines).encode())
+        write_text(report_path, "".join(lines))
     log.info("scanned %d songs: %d usable, %d skipped", len(songs), len(good), len(skipped))
     return good, skipped
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from samuel_pl.audio import ensure_writable_dir, read_audio, write_audio, write_bytes_atomic
+from samuel_pl.audio import read_audio, write_audio
 from samuel_pl.baselines import Generator, build_generators
 from samuel_pl.baselines.retrieval import TrainSet
 from samuel_pl.config import ConfigError
@@ -31,6 +31,7 @@ from samuel_pl.evaluation.controls import build_controls
 from samuel_pl.evaluation.scores import PER_SONG, SongScorer, mean_ci
 from samuel_pl.evaluation.table import write_result
 from samuel_pl.evaluation.validate import validation
+from samuel_pl.files import ensure_writable_dir, write_text
 
 METRICS = ("fd", "efficiency", "aesthetics", *PER_SONG)
 
@@ -95,7 +96,7 @@ def generate_all(
         seconds += took
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         write_audio(path, audio, suite.sample_rate, subtype="FLOAT", normalize=None)
-        write_bytes_atomic(timing, f"{took!r}\n".encode())
+        write_text(timing, f"{took!r}\n")
         clips[song_id] = audio if peak <= 1.0 else audio / peak
     return clips, seconds
 

@@ -8,7 +8,6 @@ the newest run of the same name in the same MLflow run; only global rank zero wr
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,8 +16,8 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.config import ConfigError, FitConfig, to_yaml
+from samuel_pl.files import ensure_writable_dir, write_json, write_text
 from samuel_pl.lit.callbacks import MetricHistory
 from samuel_pl.lit.checkpoint_io import AtomicCheckpointIO, remove_stale_temps
 from samuel_pl.lit.guard import NonFiniteGuard, PeriodicLast
@@ -89,7 +88,7 @@ def prepare_run_dir(cfg: FitConfig, run_dir: Path, tracking: bool) -> str:
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(run_dir / "checkpoints"):
         print(f"removed {stale.name} (a checkpoint save cut short by a killed run)")
-    write_bytes_atomic(run_dir / "config.yaml", to_yaml(cfg).encode("utf-8"))
+    write_text(run_dir / "config.yaml", to_yaml(cfg))
     return uri
 
 
@@ -169,11 +168,6 @@ def build_trainer(
     )
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomic, indented JSON (summary.json)."""
-    write_bytes_atomic(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
-
-
 def finish_run(
     cfg: FitConfig,
     logger: Any,
@@ -200,12 +194,12 @@ def finish_run(
         log_artifact(logger, plot, "plots")
         if cfg.tracking.log_checkpoints and last.is_file():
             log_artifact(logger, last, "checkpoints")
-    write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / "summary.json", summary, indent=2, default=str)
     if logger:
         log_artifact(logger, run_dir / "summary.json")
         log_artifact(logger, run_dir / "config.yaml")
         if logger.tracking_error:
             summary["tracking_error"] = logger.tracking_error
-            write_json(run_dir / "summary.json", summary)
+            write_json(run_dir / "summary.json", summary, indent=2, default=str)
             print(f"warning: MLflow logging failed during the run ({logger.tracking_error})")
     return summary

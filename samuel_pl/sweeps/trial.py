@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from samuel_pl.files import write_json
 from samuel_pl.reports import mixing
-from samuel_pl.reports.files import atomic_write
 from samuel_pl.reports.runs import ERROR, KEY, KIND, PARENT, STATE, SWEEP
 from samuel_pl.sweeps.spec import SweepConfig, Trial, experiment_name, trial_config
 
@@ -107,10 +107,6 @@ def _examples(suite: Any, result: dict[str, Any], eval_dir: Path, dest: Path) ->
     return files
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> Path:
-    return atomic_write(path, json.dumps(data, indent=1))
-
-
 def _run_file_stamp(run_dir: Path) -> int | None:
     p = run_dir / "mlflow_run.json"
     return p.stat().st_mtime_ns if p.is_file() else None
@@ -141,7 +137,7 @@ def _record_failure(
     _tag(client, run_id, spec, trial, parent_id, "failed")
     client.set_tag(run_id, ERROR, error)
     tb = "".join(traceback.format_exception(exc))
-    path = _write_json(run_dir / "error.json", {"error": error, "traceback": tb})
+    path = write_json(run_dir / "error.json", {"error": error, "traceback": tb})
     client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, "FAILED")
     return str(run_id)
@@ -193,7 +189,7 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
     for name in ("last_val_loss", "last_train_loss"):
         if summary.get(name) is not None:
             metrics[f"fit/{name}"] = float(summary[name])
-    weights = _write_json(
+    weights = write_json(
         run_dir / "mixing" / "weights.json", mixing.from_checkpoint(summary["checkpoint"])
     )
     client.log_artifact(run_id, str(weights), "mixing")
