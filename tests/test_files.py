@@ -39,10 +39,10 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
 def test_os_error_while_writing_names_the_file(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "table.md"
     write_text(target, "old")
-    with pytest.raises(OutputError, match=r"table\.md: cannot write checkpoint \(disk full\)"):
-        with atomic_writer(target, "checkpoint") as fh:
-            fh.write(b"new")
-            raise OSError(28, "disk full")
+    message = r"table\.md: cannot write checkpoint \(disk full\)"
+    with pytest.raises(OutputError, match=message), atomic_writer(target, "checkpoint") as fh:
+        fh.write(b"new")
+        raise OSError(28, "disk full")
     assert target.read_text() == "old"
     assert _leftovers(target.parent) == []
 

@@ -44,15 +44,10 @@ def audio_cache_path(cfg: FitConfig, fingerprint: str) -> Path:
 
 def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
     """Render the demo set if needed, then reuse or build the audio cache; (folder, manifest)."""
-    from samuel_pl.data.sources import build_source
+    from samuel_pl.data.sources import prepare_source
 
     d = cfg.data
-    if d.source == "demo":
-        from samuel_pl.data.demo import ensure_demo
-
-        ensure_demo(Path(d.root), d.demo_songs, d.demo_seed, val_fraction=d.val_fraction,
-                    test_fraction=d.test_fraction)  # fmt: skip
-    source = build_source(d)
+    source = prepare_source(d)
     path = audio_cache_path(cfg, source.fingerprint())
     key = {
         "version": CACHE_VERSION,

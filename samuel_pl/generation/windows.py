@@ -23,8 +23,7 @@ import torch
 from torch import Tensor
 
 from samuel_pl.diffusion import CosineSchedule, get_sampler, sampler_timesteps, v_from_x0_xt
-
-ModelFn = Callable[[Tensor, Tensor], Tensor]
+from samuel_pl.diffusion.samplers import ModelFn
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def eval_metrics(suite: Any, result: dict[str, Any]) -> dict[str, float]:
 def _examples(suite: Any, result: dict[str, Any], eval_dir: Path, dest: Path) -> list[Path]:
     """Vocals, generated and target audio of the suite's first song (for the report)."""
     from samuel_pl.audio import write_audio
-    from samuel_pl.evaluation import load_clips
+    from samuel_pl.data.clips import load_clips
 
     vocals, refs = load_clips(suite)
     song = next(iter(vocals))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from samuel_pl.errors import SamuelError
-from samuel_pl.files import ensure_writable_dir, write_text
+from samuel_pl.files import ensure_writable_dir, write_json, write_text
 
 FALLBACKS = ("none", "local")
 UNSENT_FILE = "mlflow_unsent.jsonl"
@@ -114,7 +114,7 @@ def git_commit(cwd: str | Path | None = None) -> str:
 def write_run_id(run_dir: Path, run_id: str, uri: str, experiment: str) -> None:
     """Remember the MLflow run of ``run_dir`` (for ``resume=auto``), atomically."""
     data = {"run_id": run_id, "uri": uri, "experiment": experiment}
-    write_text(run_dir / RUN_FILE, json.dumps(data))
+    write_json(run_dir / RUN_FILE, data, indent=None)
 
 
 def read_run_id(run_dir: Path, uri: str | None = None) -> str | None:
