@@ -97,6 +97,17 @@ def write_json(
     return write_text(path, text + "\n" if newline else text)
 
 
+def write_npy(path: str | Path, array: Any) -> Path:
+    """Atomically write ``array`` as a float32 ``.npy`` file (readable memory-mapped)."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array, dtype=np.float32))
+    return write_bytes(path, buf.getvalue())
+
+
 def write_figure(fig: Any, path: str | Path, **savefig: Any) -> Path:
     """Atomically save a matplotlib figure; the format follows the extension (``.png``,
     ``.svg``, ``.pdf``); ``savefig`` goes to ``Figure.savefig`` (dpi, bbox_inches, ...)."""

@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -18,6 +19,7 @@ from samuel_pl.files import (
     write_bytes,
     write_figure,
     write_json,
+    write_npy,
     write_text,
 )
 
@@ -96,3 +98,12 @@ def test_ensure_writable_dir_refuses_a_file_parent(tmp_path: Path) -> None:
         ensure_writable_dir(blocker / "run", "run folder")
     assert ensure_writable_dir(tmp_path / "new" / "deep") == tmp_path / "new" / "deep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # leaves nothing behind
+
+
+def test_npy_is_float32_and_memory_mappable(tmp_path: Path) -> None:
+    x = np.arange(12, dtype=np.float64).reshape(3, 4)  # (C, T)
+    path = write_npy(tmp_path / "songs" / "a.vocals.npy", x)
+    back = np.load(path, mmap_mode="r", allow_pickle=False)
+    assert back.dtype == np.float32 and isinstance(back, np.memmap)
+    np.testing.assert_array_equal(back, x)
+    assert _leftovers(tmp_path / "songs") == []

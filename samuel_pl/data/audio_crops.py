@@ -13,7 +13,6 @@ skipped and listed with their reason in the manifest.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from samuel_pl.config import FitConfig
-from samuel_pl.data.cache import user_cache_root
+from samuel_pl.data.cache import STEMS, user_cache_root
 from samuel_pl.data.sources import song_file_stem
 from samuel_pl.errors import DataError, SamuelError
-from samuel_pl.files import write_bytes, write_json
+from samuel_pl.files import write_json, write_npy
 
 CACHE_VERSION = 1
-STEMS = ("vocals", "accompaniment")
 
 
 def audio_cache_path(cfg: FitConfig, fingerprint: str) -> Path:
@@ -75,10 +73,8 @@ def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
             continue
         files = {}
         for stem, audio in stems.items():
-            buf = io.BytesIO()
-            np.save(buf, np.ascontiguousarray(audio, dtype=np.float32))  # (C, N)
             files[stem] = f"songs/{song_file_stem(song.song_id)}.{stem}.npy"
-            write_bytes(path / files[stem], buf.getvalue())
+            write_npy(path / files[stem], audio)  # (C, N)
         n = int(stems["vocals"].shape[-1])
         songs.append({"id": song.song_id, "split": song.split, "samples": n, "files": files})
     manifest = {**key, "songs": songs, "skipped": skipped}

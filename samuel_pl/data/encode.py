@@ -4,7 +4,6 @@ once by a codec, resumable after an interruption, with the train-split normalisa
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Iterable
@@ -30,13 +29,7 @@ from samuel_pl.data.cache import (
 from samuel_pl.data.sources import data_limits, song_file_stem
 from samuel_pl.data.splits import SPLITS
 from samuel_pl.errors import AudioError, SamuelError
-from samuel_pl.files import ensure_writable_dir, write_bytes, write_json
-
-
-def _write_npy(path: Path, array: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array, dtype=np.float32))
-    write_bytes(path, buf.getvalue())
+from samuel_pl.files import ensure_writable_dir, write_json, write_npy
 
 
 def _remove_temps(path: Path) -> None:
@@ -191,7 +184,7 @@ def build_cache(
             name = song_file_stem(song.song_id)
             files = {stem: f"songs/{name}.{stem}.npy" for stem in STEMS}
             for stem, lat in zip(STEMS, latents):
-                _write_npy(path / files[stem], lat)
+                write_npy(path / files[stem], lat)
             entry = {
                 "id": song.song_id,
                 "split": song.split,
