@@ -52,7 +52,7 @@ def main() -> None:
     from samuel_pl.codecs.mel import MelCodec
     from samuel_pl.config.schema import DataConfig
     from samuel_pl.config.suite import SuiteConfig
-    from samuel_pl.evaluation import load_clips
+    from samuel_pl.data.clips import load_clips
     from samuel_pl.metrics.harmony import analyse_vocal, harmonic_fit
 
     data = DataConfig(source="demo", root=args.root, demo_songs=args.demo_songs)

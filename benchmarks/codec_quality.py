@@ -68,16 +68,13 @@ def main() -> None:
     import torch
 
     from samuel_pl.config import load_config
-    from samuel_pl.data import build_source, ensure_demo
+    from samuel_pl.data import prepare_source
     from samuel_pl.metrics.codec_quality import reconstruction_metrics
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     cfg = load_config(args.config, args.overrides)
     d = cfg.data
-    if d.source == "demo":
-        ensure_demo(Path(d.root), d.demo_songs, d.demo_seed, val_fraction=d.val_fraction,
-                    test_fraction=d.test_fraction)  # fmt: skip
-    source = build_source(d)
+    source = prepare_source(d)
     songs = source.songs(args.split)
     codecs = _codecs(args, cfg)
     rows: list[dict[str, Any]] = []

@@ -11,11 +11,12 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from samuel_pl.files import write_json, write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -102,18 +103,6 @@ def run_case(script: Path, args: list[str], timeout: float = 900.0) -> dict[str,
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "load_1m": load}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -139,7 +128,7 @@ def write_results(name: str, rows: list[dict[str, Any]], meta: dict[str, Any]) -
     }
     payload = {"name": name, "meta": meta, "rows": rows}
     json_path = RESULTS_DIR / f"{name}.json"
-    _atomic_write(json_path, json.dumps(payload, indent=2, default=str) + "\n")
+    write_json(json_path, payload, indent=2, default=str, newline=True)
     m = meta["machine"]
     md = [
         f"# Benchmark: {name}",
@@ -152,5 +141,5 @@ def write_results(name: str, rows: list[dict[str, Any]], meta: dict[str, Any]) -
         f"{m['torch_threads']} threads; load average at write time {m['loadavg_1_5_15']}",
     ]
     md += [f"- {k}: {v}" for k, v in meta.items() if k not in ("date", "command", "machine")]
-    _atomic_write(RESULTS_DIR / f"{name}.md", "\n".join(md) + "\n")
+    write_text(RESULTS_DIR / f"{name}.md", "\n".join(md) + "\n")
     return json_path

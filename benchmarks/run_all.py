@@ -17,9 +17,10 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from samuel_pl.files import write_text
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -76,17 +77,6 @@ def _strip_title(md: str) -> str:
     return "\n".join(lines[1:] if lines and lines[0].startswith("# ") else lines).strip()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
@@ -133,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         parts += [f"## {script.stem}", "", "(skipped by this run; results of an earlier run:)",
                   "", earlier, ""]  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    write_atomic(HERE / "RESULTS.md", "\n".join(parts).rstrip() + "\n")
+    write_text(HERE / "RESULTS.md", "\n".join(parts).rstrip() + "\n")
     print(f"wrote {HERE / 'RESULTS.md'} ({len(todo) - failed} of {len(todo)} benchmarks ok)")
     return 1 if failed else 0
 

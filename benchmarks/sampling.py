@@ -162,7 +162,7 @@ def test_crops(acc: Any, n: int, per_song: int = 1) -> tuple[list, list]:
     middle of each test song of the model's demo data (the evaluation suites' clips); empty for
     a non-demo model."""
     from samuel_pl.config.suite import SuiteConfig
-    from samuel_pl.evaluation import load_clips
+    from samuel_pl.data.clips import load_clips
 
     if acc.cfg.data.source != "demo":
         return [], []

@@ -15,19 +15,17 @@ Channel policy (:func:`convert_channels`):
     5.1 in SMPTE order L R C LFE Ls Rs: left = mean(L, C, Ls), right = mean(R, LFE, Rs)).
   * ``None``: keep the file's channels.
 
-Writing (:func:`write_audio`) is atomic (temporary name in the same folder, fsync,
-``os.replace``) and never clips: a signal whose peak exceeds 1.0 is refused with an
-:class:`AudioError` unless ``normalize`` asks for it to be scaled to a target peak. An OS error
-while writing (full disk, no permission) raises :class:`OutputError` naming the file, and no
-partial or temporary file is left behind.
+Writing (:func:`write_audio`) is atomic (:func:`samuel_pl.files.atomic_writer`) and never
+clips: a signal whose peak exceeds 1.0 is refused with an :class:`AudioError` unless
+``normalize`` asks for it to be scaled to a target peak. An OS error while writing (full disk,
+no permission) raises :class:`OutputError` naming the file, and no partial or temporary file is
+left behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,14 +34,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from samuel_pl.errors import AudioError, AudioLimitError, OutputError
+from samuel_pl.errors import AudioError, AudioLimitError
+from samuel_pl.files import atomic_writer, os_reason
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aiff": "AIFF"}
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK  # mkstemp creates 0600; final files get the usual permissions
 _OPENING = re.compile(r"^Error opening .*?: ")
 _DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
@@ -139,7 +135,7 @@ def _open(p: Path) -> Any:
     except IsADirectoryError:
         raise AudioError(f"{p}: is a folder, not an audio file") from None
     except OSError as exc:
-        raise AudioError(f"{p}: cannot be opened ({_os_reason(exc)})") from None
+        raise AudioError(f"{p}: cannot be opened ({os_reason(exc)})") from None
 
 
 def info(path: str | Path) -> AudioInfo:
@@ -320,82 +316,6 @@ def write_audio(
     kwargs: dict[str, str] = {"format": fmt}
     if fmt in ("WAV", "FLAC", "AIFF"):
         kwargs["subtype"] = subtype if not (fmt == "FLAC" and subtype == "FLOAT") else "PCM_24"
-    fd, tmp = _mkstemp(p)
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, x.T, sample_rate, **kwargs)  # (C, N) -> (N, C)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
-        raise
-    fsync_dir(p.parent)
+    with atomic_writer(p) as fh:
+        sf.write(fh, x.T, sample_rate, **kwargs)  # (C, N) -> (N, C)
     return p
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Atomically write a small file (JSON manifests, markers): temp name, fsync, os.replace."""
-    p = Path(path)
-    fd, tmp = _mkstemp(p)
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
-        raise
-    fsync_dir(p.parent)
-    return p
-
-
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
-
-
-def _mkstemp(p: Path) -> tuple[int, str]:
-    """Create the folder and a temporary file beside ``p``; OSError -> OutputError."""
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    except OSError as exc:
-        raise OutputError(f"{p}: cannot write ({_os_reason(exc)})") from exc
-
-
-def ensure_writable_dir(folder: str | Path, what: str = "output folder") -> Path:
-    """Check, before any work, that files can be created in ``folder`` (or where it will be
-    created); leaves nothing behind. Raises OutputError naming the folder and the OS error."""
-    target = Path(folder)
-    base = target
-    while not base.exists() and base != base.parent:
-        base = base.parent
-    if not base.is_dir():
-        raise OutputError(f"{target}: {what} cannot be created ({base} is not a folder)")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=base)
-    except OSError as exc:
-        raise OutputError(f"{target}: {what} is not writable ({_os_reason(exc)})") from exc
-    os.close(fd)
-    with contextlib.suppress(OSError):
-        os.unlink(tmp)
-    return target
-
-
-def fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries (a rename into it) to disk; best effort."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -84,7 +84,8 @@ def _default_report(root: Path) -> Path:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from samuel_pl.data.sources import SPLITS, build_source, scan_songs
+    from samuel_pl.data.sources import build_source, scan_songs
+    from samuel_pl.data.splits import SPLITS
 
     cfg = config_from_args(args)
     if cfg is None:

@@ -17,9 +17,10 @@ import sys
 import warnings
 from pathlib import Path
 
-from samuel_pl.audio import DecodeLimits, ensure_writable_dir
+from samuel_pl.audio import DecodeLimits
 from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES, resolve_spacing
 from samuel_pl.errors import SamuelError
+from samuel_pl.files import ensure_writable_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if cfg is None:
         return 0
-    from samuel_pl.lit.diffusion_module import build_unet
+    from samuel_pl.lit.samuel import build_unet
     from samuel_pl.nn import parameter_table
 
     model = build_unet(cfg)

@@ -13,7 +13,6 @@ skipped and listed with their reason in the manifest.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from samuel_pl.audio import write_bytes_atomic
 from samuel_pl.config import FitConfig
-from samuel_pl.data.cache import user_cache_root
+from samuel_pl.data.cache import STEMS, user_cache_root
 from samuel_pl.data.sources import song_file_stem
 from samuel_pl.errors import DataError, SamuelError
+from samuel_pl.files import write_json, write_npy
 
 CACHE_VERSION = 1
-STEMS = ("vocals", "accompaniment")
 
 
 def audio_cache_path(cfg: FitConfig, fingerprint: str) -> Path:
@@ -44,15 +42,10 @@ def audio_cache_path(cfg: FitConfig, fingerprint: str) -> Path:
 
 def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
     """Render the demo set if needed, then reuse or build the audio cache; (folder, manifest)."""
-    from samuel_pl.data.sources import build_source
+    from samuel_pl.data.sources import prepare_source
 
     d = cfg.data
-    if d.source == "demo":
-        from samuel_pl.data.demo import ensure_demo
-
-        ensure_demo(Path(d.root), d.demo_songs, d.demo_seed, val_fraction=d.val_fraction,
-                    test_fraction=d.test_fraction)  # fmt: skip
-    source = build_source(d)
+    source = prepare_source(d)
     path = audio_cache_path(cfg, source.fingerprint())
     key = {
         "version": CACHE_VERSION,
@@ -80,14 +73,12 @@ def ensure_audio_cache(cfg: FitConfig) -> tuple[Path, dict[str, Any]]:
             continue
         files = {}
         for stem, audio in stems.items():
-            buf = io.BytesIO()
-            np.save(buf, np.ascontiguousarray(audio, dtype=np.float32))  # (C, N)
             files[stem] = f"songs/{song_file_stem(song.song_id)}.{stem}.npy"
-            write_bytes_atomic(path / files[stem], buf.getvalue())
+            write_npy(path / files[stem], audio)  # (C, N)
         n = int(stems["vocals"].shape[-1])
         songs.append({"id": song.song_id, "split": song.split, "samples": n, "files": files})
     manifest = {**key, "songs": songs, "skipped": skipped}
-    write_bytes_atomic(mpath, json.dumps(manifest, indent=1).encode("utf-8"))
+    write_json(mpath, manifest)
     return path, manifest
 
 

@@ -26,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from samuel_pl.audio import write_audio, write_bytes_atomic
+from samuel_pl.audio import write_audio
 from samuel_pl.data.chorales import Piece, corpus_paths, load_piece, piece_id
+from samuel_pl.data.splits import assign_splits
 from samuel_pl.data.synth import Renderer, TimedNote, resolve_soundfont
 from samuel_pl.errors import DataError
+from samuel_pl.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +70,6 @@ def piece_order(seed: int) -> list[Path]:
     paths = corpus_paths()
     rng = np.random.default_rng([int(seed), 7919])
     return [paths[i] for i in rng.permutation(len(paths))]
-
-
-def assign_splits(n: int, val_fraction: float, test_fraction: float) -> list[str]:
-    """Split of each position of the piece order; any prefix holds about the right shares.
-
-    One song per source piece, so no piece can be in two splits. The first positions go to
-    val and test so even a handful of songs has each split.
-    """
-    acc_v, acc_t, out = 1.0 - val_fraction, 1.0 - 1.5 * test_fraction, []
-    for _ in range(n):
-        acc_v, acc_t = acc_v + val_fraction, acc_t + test_fraction
-        if val_fraction > 0 and acc_v >= 1.0 - 1e-9:
-            out.append("val")
-            acc_v -= 1.0
-        elif test_fraction > 0 and acc_t >= 1.0 - 1e-9:
-            out.append("test")
-            acc_t -= 1.0
-        else:
-            out.append("train")
-    return out
 
 
 def _song_rng(seed: int, song_id: str) -> np.random.Generator:
@@ -214,7 +196,7 @@ def render_song(
             "gain": round(gain, 6),
             "settings": settings_of(seed, renderer.backend, renderer.soundfont),
         }
-        write_bytes_atomic(folder / "song.json", json.dumps(record, indent=1).encode())
+        write_json(folder / "song.json", record)
     except BaseException:
         for path in written:  # an interrupted song leaves nothing that looks finished
             path.unlink(missing_ok=True)
@@ -284,7 +266,7 @@ def render_demo(
     settings = settings_of(seed, backend, soundfont)
     soundfont = resolve_soundfont(soundfont)
     order = piece_order(seed)
-    splits = assign_splits(len(order), val_fraction, test_fraction)
+    splits = assign_splits(len(order), val_fraction, test_fraction)  # by position in the order
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
         try:
@@ -305,7 +287,7 @@ def render_demo(
         doc = {"format": FORMAT_VERSION, "settings": settings, "sample_rate": SAMPLE_RATE}
         doc.update(val_fraction=val_fraction, test_fraction=test_fraction, songs=songs)
         doc["skipped"] = dict(sorted(skipped.items()))
-        write_bytes_atomic(manifest_path, json.dumps(doc, indent=1).encode())
+        write_json(manifest_path, doc)
 
     for path in order:  # songs done in earlier runs count towards the limit
         rec = _done(out / piece_id(path))

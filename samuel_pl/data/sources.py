@@ -18,31 +18,24 @@ import csv
 import hashlib
 import json
 import logging
-import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from samuel_pl.audio import (
-    AUDIO_EXTENSIONS,
-    DEFAULT_LIMITS,
-    DecodeLimits,
-    read_audio,
-    write_bytes_atomic,
-)
+from samuel_pl.audio import AUDIO_EXTENSIONS, DEFAULT_LIMITS, DecodeLimits, read_audio
 from samuel_pl.config.schema import DataConfig
 from samuel_pl.config.validate import DATA_SOURCES
+from samuel_pl.data.splits import SPLITS, norm_split, split_songs
 from samuel_pl.errors import AudioError, DataError
+from samuel_pl.files import write_text
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 SOURCES = DATA_SOURCES  # the config schema validates data.source against this list
 MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
 SILENCE_PEAK = 1e-4  # -80 dBFS: a stem quieter than this everywhere counts as silent
-_SPLIT_ALIASES = {"valid": "val", "validation": "val", "dev": "val", "training": "train"}
 
 
 @dataclass(frozen=True)
@@ -53,36 +46,6 @@ class Song:
     split: str
     vocals: Path
     accompaniment: tuple[Path, ...]
-
-
-def split_songs(ids: list[str], val_fraction: float, test_fraction: float, seed: int) -> dict:
-    """Seeded split by song id: {id: split}. Depends on the set of ids only, not their order.
-
-    With a fraction > 0 and at least 3 songs, each held-out split gets at least one song.
-    """
-    ids = sorted(set(ids))
-    rng = random.Random(f"samuel-split-{seed}")
-    shuffled = ids[:]
-    rng.shuffle(shuffled)
-
-    def count(fraction: float) -> int:
-        if fraction <= 0 or not ids:
-            return 0
-        return max(1 if len(ids) >= 3 else 0, int(round(fraction * len(ids))))
-
-    n_test, n_val = count(test_fraction), count(val_fraction)
-    n_val = min(n_val, max(0, len(ids) - n_test - 1))
-    out = {i: "train" for i in ids}
-    out.update({i: "test" for i in shuffled[:n_test]})
-    out.update({i: "val" for i in shuffled[n_test : n_test + n_val]})
-    return out
-
-
-def _norm_split(value: str, where: str) -> str:
-    split = _SPLIT_ALIASES.get(value.strip().lower(), value.strip().lower())
-    if split not in SPLITS:
-        raise DataError(f"{where}: unknown split {value!r} (use train, val or test)")
-    return split
 
 
 def _utf8(text: str) -> bytes:
@@ -145,7 +108,7 @@ class StemSource:
         """Songs of one split (train/val/test) or all, sorted by split then id."""
         if split is None:
             return list(self._songs)
-        split = _norm_split(split, str(self.root))
+        split = norm_split(split, str(self.root))
         return [s for s in self._songs if s.split == split]
 
     def fingerprint(self) -> str:
@@ -251,7 +214,7 @@ def scan_songs(
             path, _, why = reason.partition(": ")
             row = {"song_id": song.song_id, "split": song.split, "path": path, "reason": why}
             lines.append(json.dumps(row) + "\n")
-        write_bytes_atomic(report_path, "".join(lines).encode())
+        write_text(report_path, "".join(lines))
     log.info("scanned %d songs: %d usable, %d skipped", len(songs), len(good), len(skipped))
     return good, skipped
 
@@ -274,7 +237,7 @@ def _demo_songs(cfg: DataConfig, root: Path) -> list[Song]:
     return [
         Song(
             r["song_id"],
-            _norm_split(r["split"], str(manifest)),
+            norm_split(r["split"], str(manifest)),
             root / r["song_id"] / "vocals.wav",
             (root / r["song_id"] / "accompaniment.wav",),
         )
@@ -353,7 +316,7 @@ def _manifest_songs(cfg: DataConfig, csv_path: Path) -> list[Song]:
     return [
         Song(
             sid,
-            _norm_split(split, str(csv_path)) if split else drawn[sid],
+            norm_split(split, str(csv_path)) if split else drawn[sid],
             resolve(voc),
             tuple(resolve(a) for a in acc.split(";") if a.strip()),
         )
@@ -377,3 +340,21 @@ def build_source(cfg: DataConfig) -> StemSource:
         raise DataError(f"{root}: {cfg.source} root is not a folder")
     songs = builders[cfg.source](cfg, root)
     return StemSource(cfg.source, root, songs, cfg.max_length_mismatch_s, data_limits(cfg))
+
+
+def prepare_source(cfg: DataConfig, progress: bool = True) -> StemSource:
+    """:func:`build_source`, rendering the demo set into ``cfg.root`` first when
+    ``cfg.source == "demo"`` and it is missing or smaller than ``cfg.demo_songs`` (cheap when
+    it is there: :func:`samuel_pl.data.demo.ensure_demo` reads the manifest only)."""
+    if cfg.source == "demo":
+        from samuel_pl.data.demo import ensure_demo
+
+        ensure_demo(
+            Path(cfg.root),
+            cfg.demo_songs,
+            cfg.demo_seed,
+            val_fraction=cfg.val_fraction,
+            test_fraction=cfg.test_fraction,
+            progress=progress,
+        )
+    return build_source(cfg)

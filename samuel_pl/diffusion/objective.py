@@ -84,11 +84,12 @@ class LossOutput:
     """(B,) loss weights used."""
 
 
-ModelFn = Callable[..., Tensor]
+Network = Callable[..., Tensor]
+"""The denoiser network: ``(x_t, t, cond, ...) -> v``."""
 
 
 def training_loss(
-    model: ModelFn,
+    model: Network,
     x0: Tensor,
     cond: Tensor,
     schedule: CosineSchedule,

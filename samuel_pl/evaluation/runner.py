@@ -21,45 +21,18 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from samuel_pl.audio import ensure_writable_dir, read_audio, write_audio, write_bytes_atomic
+from samuel_pl.audio import read_audio, write_audio
 from samuel_pl.baselines import Generator, build_generators
 from samuel_pl.baselines.retrieval import TrainSet
 from samuel_pl.config import ConfigError
 from samuel_pl.config.suite import SuiteConfig
-from samuel_pl.errors import DataError
+from samuel_pl.data.clips import load_clips
 from samuel_pl.evaluation.controls import build_controls
 from samuel_pl.evaluation.scores import FAMILIES, SuiteMetrics
 from samuel_pl.evaluation.table import write_result
 from samuel_pl.evaluation.validate import validation
+from samuel_pl.files import ensure_writable_dir, write_text
 from samuel_pl.metrics import measure_generation
-
-
-def load_clips(suite: SuiteConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(vocals, accompaniments): song id -> mono clip (1, N) at ``suite.sample_rate``."""
-    from samuel_pl.data.sources import build_source, data_limits, load_pair
-
-    if suite.data.source == "demo":
-        from samuel_pl.data.demo import ensure_demo
-
-        d = suite.data
-        ensure_demo(
-            d.root, d.demo_songs, d.demo_seed, val_fraction=d.val_fraction,
-            test_fraction=d.test_fraction, progress=False,
-        )  # fmt: skip
-    songs = build_source(suite.data).songs(suite.split)
-    if suite.max_songs > 0:
-        songs = songs[: suite.max_songs]
-    if not songs:
-        raise DataError(f"{suite.data.root}: no songs in split '{suite.split}'")
-    n = int(round(suite.clip_seconds * suite.sample_rate))
-    vocals, accs = {}, {}
-    for song in songs:
-        d = suite.data
-        v, a = load_pair(song, suite.sample_rate, 1, d.max_length_mismatch_s, data_limits(d))
-        start = max(0, (v.shape[1] - n) // 2)
-        vocals[song.song_id] = v[:, start : start + n]
-        accs[song.song_id] = a[:, start : start + n]
-    return vocals, accs
 
 
 def _settings_key(gen: Generator, suite: SuiteConfig) -> str:
@@ -98,7 +71,7 @@ def generate_all(
         seconds[song_id] = took
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         write_audio(path, audio, suite.sample_rate, subtype="FLOAT", normalize=None)
-        write_bytes_atomic(timing, f"{took!r}\n".encode())
+        write_text(timing, f"{took!r}\n")
         clips[song_id] = audio if peak <= 1.0 else audio / peak
     return clips, seconds
 

@@ -3,12 +3,11 @@ further metrics, the validate section; and the atomic write of metrics.json + ta
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from samuel_pl.audio import write_bytes_atomic
 from samuel_pl.evaluation.validate import validate_markdown
+from samuel_pl.files import write_json, write_text
 
 # Headline columns, in this order after params/rtf and the Frechet distances; every other
 # metric goes to the "further metrics" table. Measured on 33 demo test songs (README): the
@@ -94,6 +93,5 @@ def table_markdown(result: dict[str, Any]) -> str:
 
 def write_result(out: Path, result: dict[str, Any]) -> None:
     """``out/metrics.json`` and ``out/table.md``, each written atomically."""
-    text = json.dumps(result, indent=2, default=str) + "\n"
-    write_bytes_atomic(out / "metrics.json", text.encode("utf-8"))
-    write_bytes_atomic(out / "table.md", table_markdown(result).encode("utf-8"))
+    write_json(out / "metrics.json", result, indent=2, default=str, newline=True)
+    write_text(out / "table.md", table_markdown(result))

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from samuel_pl.audio import write_audio
-from samuel_pl.plots import latent_panels
+from samuel_pl.plots import spectrogram_panels
 from samuel_pl.tracking import log_artifact
 
 
@@ -100,7 +100,7 @@ class AudioSamples(pl.Callback):
             path = folder / f"{song}_{name}.wav"
             write_audio(path, scaled, sr)
             files.append(path)
-        png = latent_panels(
+        png = spectrogram_panels(
             {"vocals": vocals, "generated": gen, "ground truth": target},
             folder / f"{song}.png",
             title=f"{song}: latents",

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from samuel_pl.audio import write_audio
-from samuel_pl.plots import latent_panels
+from samuel_pl.plots import spectrogram_panels
 from samuel_pl.tracking import log_artifact
 
 
@@ -68,9 +68,8 @@ class VAEReconstructions(pl.Callback):
                     scaled = wav * (0.99 / peak) if peak > 0.99 else wav
                     written.append(write_audio(folder / f"{name}_{kind}.wav", scaled, sr))
                 panels = {"original": log_spectrogram(x), "reconstruction": log_spectrogram(y)}
-                written.append(
-                    latent_panels(panels, folder / f"{name}.png", f"{name}: STFT (dB)", sr / 256)
-                )
+                png, title = folder / f"{name}.png", f"{name}: STFT (dB)"
+                written.append(spectrogram_panels(panels, png, title, sr / 256))
         finally:
             module.train(was_training)
         for f in written:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from samuel_pl.files import write_bytes, write_text
+from samuel_pl.plots import mel_spectrograms
 from samuel_pl.reports import figures
 from samuel_pl.reports.document import (
     Audio,
@@ -29,7 +31,6 @@ from samuel_pl.reports.document import (
     to_html,
     to_markdown,
 )
-from samuel_pl.reports.files import atomic_write
 from samuel_pl.tracking import client_for, experiment_id, normalise_uri
 from samuel_pl.tracking.ranking import aggregate, failed_rows, rank, ranked_rows, varied_keys
 from samuel_pl.tracking.runs import KIND, PARENT, RunRecord, load_runs, search
@@ -102,7 +103,7 @@ def _audio_asset(src: Path, dest: Path, opts: ReportOptions) -> tuple[Path, np.n
         mono = mono / peak
     buf = io.BytesIO()
     sf.write(buf, mono, sr, format="WAV", subtype="PCM_16")
-    atomic_write(dest, buf.getvalue())
+    write_bytes(dest, buf.getvalue())
     return dest, mono, sr
 
 
@@ -138,8 +139,8 @@ def build_report(opts: ReportOptions, out: Path) -> dict[str, Any]:
         blocks += _pareto_section(ordered, labels, metric, mode, assets)
         blocks += _mixing_section(client, ordered, labels, assets, Path(tmp))
         blocks += _examples_section(client, ordered, labels, assets, Path(tmp), opts)
-    md = atomic_write(out / "report.md", to_markdown(blocks, out))
-    page = atomic_write(out / "report.html", to_html(blocks, f"Report: {opts.experiment}"))
+    md = write_text(out / "report.md", to_markdown(blocks, out))
+    page = write_text(out / "report.html", to_html(blocks, f"Report: {opts.experiment}"))
     summary = {"report_md": str(md), "report_html": str(page), "runs": len(runs), "metric": metric}
     if opts.log_to_mlflow:
         summary["mlflow_run_id"] = _log(client, exp_id, parent, out, opts.experiment)
@@ -342,7 +343,8 @@ def _examples_section(
                 blocks.append(
                     Audio(shared, f"{role} (shared by the runs below with the same clip)")
                 )
-        spec = figures.spectrograms(clips, sr, labels[r.run_id], assets / f"{tag}_spectrogram.png")
+        png = assets / f"{tag}_spectrogram.png"
+        spec = mel_spectrograms(clips, sr, png, labels[r.run_id], dpi=72)
         blocks.append(Image(spec, f"log-mel spectrograms, {labels[r.run_id]}"))
     return blocks
 

@@ -1,5 +1,5 @@
 """Report figures (matplotlib, Agg): loss curves, metric vs parameter, quality vs speed (Pareto),
-mixing weights over diffusion time, spectrograms."""
+mixing weights over diffusion time (spectrograms: :func:`samuel_pl.plots.mel_spectrograms`)."""
 
 from __future__ import annotations
 
@@ -118,40 +118,3 @@ def mixing(curves: dict[str, dict[str, Any]], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=7)
     return save_figure(fig, path)
-
-
-def log_mel(audio: np.ndarray, sr: int, n_mels: int = 64, hop: int = 256) -> np.ndarray:
-    """(n_mels, frames) log-mel spectrogram of a mono signal (dB)."""
-    import librosa
-
-    x = np.asarray(audio, dtype=np.float32).reshape(-1)
-    n_fft = 1024
-    frames = 1 + max(0, len(x) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    spec = np.abs(np.fft.rfft(np.pad(x, (0, n_fft))[idx] * np.hanning(n_fft), axis=1)) ** 2
-    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels) @ spec.T
-    return 10.0 * np.log10(np.maximum(mel, 1e-10))
-
-
-def spectrograms(clips: dict[str, np.ndarray], sr: int, title: str, path: Path) -> Path:
-    """Stacked log-mel panels (dB, 80 dB range) of named mono clips (vocals, generated, ...)."""
-    hop = 256
-    panels = {name: log_mel(x, sr, hop=hop) for name, x in clips.items()}
-    top = max(float(p.max()) for p in panels.values())
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.5 * len(panels) + 0.4), squeeze=False)
-    for ax, (name, mel) in zip(axes[:, 0], panels.items()):
-        ax.imshow(
-            mel,
-            origin="lower",
-            aspect="auto",
-            cmap="magma",
-            vmin=top - 80.0,
-            vmax=top,
-            extent=(0.0, mel.shape[1] * hop / sr, 0, mel.shape[0]),
-            interpolation="nearest",
-        )
-        ax.set_ylabel(name, fontsize=8)
-        ax.set_yticks([])
-    axes[-1, 0].set_xlabel("seconds")
-    axes[0, 0].set_title(title, fontsize=9)
-    return save_figure(fig, path, dpi=72)

@@ -23,7 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from samuel_pl.config import to_yaml
-from samuel_pl.reports.files import atomic_write
+from samuel_pl.files import write_text
 from samuel_pl.sweeps.spec import (
     SweepConfig,
     Trial,
@@ -198,7 +198,7 @@ def run_sweep(
     client.set_tag(parent, "sweep.metric", spec.metric)
     client.set_tag(parent, "sweep.mode", spec.mode)
     client.set_tag(parent, "sweep.columns", json.dumps(spec.columns))
-    spec_file = atomic_write(out / "sweep.yaml", to_yaml(spec))
+    spec_file = write_text(out / "sweep.yaml", to_yaml(spec))
     client.log_artifact(parent, str(spec_file))
     done = {r.key: r for r in load_runs(client, exp_id, parent=parent) if r.ok}
     trials = expand(spec, str(path))
@@ -233,7 +233,7 @@ def _finish(
     """Ranked table to ``out/ranked.md`` and the parent run; parent summary metrics."""
     runs = load_runs(client, exp_id, parent=parent)
     table = ranked_markdown(runs, spec.metric, spec.mode, spec.columns)
-    client.log_artifact(parent, str(atomic_write(out / "ranked.md", table)))
+    client.log_artifact(parent, str(write_text(out / "ranked.md", table)))
     done = [r for r in runs if r.ok]
     client.log_metric(parent, "sweep/trials_done", float(len(done)))
     client.log_metric(parent, "sweep/trials_failed", float(len(runs) - len(done)))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from samuel_pl.reports.files import atomic_write
+from samuel_pl.files import write_json
 from samuel_pl.sweeps.spec import SweepConfig, Trial, experiment_name, trial_config
 from samuel_pl.tracking import client_for, ensure_experiment, read_run_id
 from samuel_pl.tracking.runs import ERROR, KEY, KIND, PARENT, STATE, SWEEP, log_metrics
@@ -66,7 +66,7 @@ def eval_metrics(suite: Any, result: dict[str, Any]) -> dict[str, float]:
 def _examples(suite: Any, result: dict[str, Any], eval_dir: Path, dest: Path) -> list[Path]:
     """Vocals, generated and target audio of the suite's first song (for the report)."""
     from samuel_pl.audio import write_audio
-    from samuel_pl.evaluation import load_clips
+    from samuel_pl.data.clips import load_clips
 
     vocals, refs = load_clips(suite)
     song = next(iter(vocals))
@@ -83,10 +83,6 @@ def _examples(suite: Any, result: dict[str, Any], eval_dir: Path, dest: Path) ->
         write_audio(path, audio, suite.sample_rate, normalize=0.95)
         files.append(path)
     return files
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> Path:
-    return atomic_write(path, json.dumps(data, indent=1))
 
 
 def _run_file_stamp(run_dir: Path) -> int | None:
@@ -117,7 +113,7 @@ def _record_failure(
     _tag(client, run_id, spec, trial, parent_id, "failed")
     client.set_tag(run_id, ERROR, error)
     tb = "".join(traceback.format_exception(exc))
-    path = _write_json(run_dir / "error.json", {"error": error, "traceback": tb})
+    path = write_json(run_dir / "error.json", {"error": error, "traceback": tb})
     client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, "FAILED")
     return str(run_id)
@@ -170,7 +166,7 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
     for name in ("last_val_loss", "last_train_loss"):
         if summary.get(name) is not None:
             metrics[f"fit/{name}"] = float(summary[name])
-    weights = _write_json(
+    weights = write_json(
         run_dir / "mixing" / "weights.json", mixing_weights.from_checkpoint(summary["checkpoint"])
     )
     client.log_artifact(run_id, str(weights), "mixing")

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.errors import SamuelError
+from samuel_pl.files import ensure_writable_dir, write_json, write_text
 
 FALLBACKS = ("none", "local")
 UNSENT_FILE = "mlflow_unsent.jsonl"
@@ -114,7 +114,7 @@ def git_commit(cwd: str | Path | None = None) -> str:
 def write_run_id(run_dir: Path, run_id: str, uri: str, experiment: str) -> None:
     """Remember the MLflow run of ``run_dir`` (for ``resume=auto``), atomically."""
     data = {"run_id": run_id, "uri": uri, "experiment": experiment}
-    write_bytes_atomic(run_dir / RUN_FILE, json.dumps(data).encode("utf-8"))
+    write_json(run_dir / RUN_FILE, data, indent=None)
 
 
 def read_run_id(run_dir: Path, uri: str | None = None) -> str | None:
@@ -232,7 +232,7 @@ def make_logger(
             if self.unsent and self.spool is not None:
                 lines = "".join(json.dumps(m) + "\n" for m in self.unsent)
                 try:
-                    write_bytes_atomic(self.spool / UNSENT_FILE, lines.encode())
+                    write_text(self.spool / UNSENT_FILE, lines)
                 except SamuelError as exc:
                     sys.stderr.write(f"warning: {exc}\n")
 

@@ -1,5 +1,5 @@
-"""Crash-safe checkpoint writes (temp file in the same folder, fsync, atomic rename) and
-weights-only checkpoint reads."""
+"""Crash-safe checkpoint writes (:func:`samuel_pl.files.atomic_writer`) and weights-only
+checkpoint reads."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from samuel_pl.audio import fsync_dir
-from samuel_pl.errors import OutputError
+from samuel_pl.files import atomic_writer
 from samuel_pl.safeload import load_checkpoint, load_torch_file
 
-# Fault-injection hook for the crash tests: seconds to sleep between the fsync of the temporary
-# file and the rename, so a test can kill the process in the middle of a checkpoint save.
+# Fault-injection hook for the crash tests: seconds to sleep between writing the temporary
+# file and its rename, so a test can kill the process in the middle of a checkpoint save.
 SAVE_DELAY_ENV = "SAMUEL_TEST_CKPT_SAVE_DELAY_S"
 _TEMP = re.compile(r"^\..+\.(\d+)\.tmp$")
 
@@ -38,25 +37,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None
     ) -> None:
-        target = Path(path)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                torch.save(checkpoint, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
+        with atomic_writer(path, "checkpoint", tag=str(os.getpid())) as fh:
+            torch.save(checkpoint, fh)
+            fh.flush()
             delay = float(os.environ.get(SAVE_DELAY_ENV) or 0)
             if delay > 0:
                 time.sleep(delay)
-            os.replace(tmp, target)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise OutputError(f"{target}: cannot write checkpoint ({reason})") from exc
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        fsync_dir(target.parent)
 
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: bool | None = None

@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from samuel_pl.audio import ensure_writable_dir, write_bytes_atomic
 from samuel_pl.config import ConfigError, FitConfig, to_yaml
+from samuel_pl.files import ensure_writable_dir, write_text
 from samuel_pl.tracking import git_commit, make_logger, read_run_id, write_run_id
 from samuel_pl.tracking.mlflow_utils import resolve_tracking_uri
 from samuel_pl.training.checkpoint_io import remove_stale_temps
@@ -82,7 +82,7 @@ def prepare_run_dir(cfg: FitConfig, run_dir: Path, tracking: bool) -> str:
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(run_dir / "checkpoints"):
         print(f"removed {stale.name} (a checkpoint save cut short by a killed run)")
-    write_bytes_atomic(run_dir / "config.yaml", to_yaml(cfg).encode("utf-8"))
+    write_text(run_dir / "config.yaml", to_yaml(cfg))
     return uri
 
 

@@ -6,15 +6,14 @@ plus the job's own keys (``extra``).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 
-from samuel_pl.audio import write_bytes_atomic
 from samuel_pl.config import FitConfig
+from samuel_pl.files import write_json
 from samuel_pl.plots import curves
 from samuel_pl.tracking import log_artifact
 from samuel_pl.tracking.mlflow_utils import run_url
@@ -87,11 +86,6 @@ def build_summary(
     return summary
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomic, indented JSON (summary.json)."""
-    write_bytes_atomic(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
-
-
 def finish_run(
     cfg: FitConfig,
     logger: Any,
@@ -118,12 +112,12 @@ def finish_run(
         log_artifact(logger, plot, "plots")
         if cfg.tracking.log_checkpoints and last.is_file():
             log_artifact(logger, last, "checkpoints")
-    write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / "summary.json", summary, indent=2, default=str)
     if logger:
         log_artifact(logger, run_dir / "summary.json")
         log_artifact(logger, run_dir / "config.yaml")
         if logger.tracking_error:
             summary["tracking_error"] = logger.tracking_error
-            write_json(run_dir / "summary.json", summary)
+            write_json(run_dir / "summary.json", summary, indent=2, default=str)
             print(f"warning: MLflow logging failed during the run ({logger.tracking_error})")
     return summary

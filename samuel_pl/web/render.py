@@ -8,13 +8,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from samuel_pl.audio import convert_channels, resample, write_audio
-from samuel_pl.codecs.mel import mel_filterbank
 from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES
 from samuel_pl.generation import Accompanist, mix_tracks, safe_peak
+from samuel_pl.plots import mel_spectrograms
 from samuel_pl.web.jobs import Job, Progress
 
 log = logging.getLogger("samuel_pl.web")
@@ -73,7 +70,7 @@ class Renderer:
         voc = resample(convert_channels(vocals, acc.shape[0]), sr, rate)[:, :n]
         write_audio(job.folder / "accompaniment.wav", acc, rate)
         write_audio(job.folder / "mix.wav", mix_tracks(voc, res.audio), rate)
-        spectrogram_png(job.folder / "spectrogram.png", {"vocal": voc, "accompaniment": acc}, rate)
+        mel_spectrograms({"vocal": voc, "accompaniment": acc}, rate, job.folder / "spectrogram.png")
         seconds = n / rate
         total = time.perf_counter() - t0
         log.info(
@@ -99,55 +96,3 @@ class Renderer:
             "settings": {**res.settings, "seed": s["seed"]},
             "warnings": [str(w.message) for w in caught if issubclass(w.category, UserWarning)],
         }
-
-
-def mel_db(audio: np.ndarray, rate: int, n_mels: int = 80) -> np.ndarray:
-    """(C, N) audio -> (n_mels, frames) log-mel power in dB of the mono mix (floor -100 dB)."""
-    mono = torch.from_numpy(np.ascontiguousarray(audio.reshape(-1, audio.shape[-1]).mean(0)))
-    n_fft = 2048 if rate >= 32000 else 1024
-    if mono.numel() < n_fft:
-        mono = torch.nn.functional.pad(mono, (0, n_fft - mono.numel()))
-    spec = torch.stft(
-        mono.float(),
-        n_fft,
-        hop_length=n_fft // 4,
-        window=torch.hann_window(n_fft),
-        return_complex=True,
-    ).abs()  # (F, frames)
-    fb = mel_filterbank(rate, n_fft, n_mels, 30.0, min(rate / 2.0, 11025.0))  # (n_mels, F)
-    power = torch.from_numpy(fb) @ spec.square()  # (n_mels, frames)
-    return (10.0 * torch.log10(power.clamp_min(1e-10))).numpy()
-
-
-def spectrogram_png(path: Path, panels: dict[str, np.ndarray], rate: int) -> Path:
-    """Stacked log-mel spectrograms of (C, N) signals, one row each, as a small PNG.
-
-    Uses matplotlib's object API (no pyplot state), so it is safe on the worker thread.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    specs = {name: mel_db(x, rate) for name, x in panels.items()}
-    hi = max(float(s.max()) for s in specs.values())
-    fig = Figure(figsize=(8.0, 1.6 * len(specs) + 0.5), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(specs), 1, sharex=True, squeeze=False)[:, 0]
-    seconds = max(x.shape[-1] for x in panels.values()) / rate
-    for ax, (name, spec) in zip(axes, specs.items()):
-        ax.imshow(
-            spec,
-            origin="lower",
-            aspect="auto",
-            cmap="magma",
-            vmin=hi - 80.0,
-            vmax=hi,
-            extent=(0.0, seconds, 0, spec.shape[0]),
-        )
-        ax.set_ylabel(name, fontsize=9)
-        ax.set_yticks([])
-    axes[-1].set_xlabel("seconds", fontsize=9)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
-    return path

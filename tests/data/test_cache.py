@@ -16,7 +16,8 @@ from samuel_pl.codecs import build_codec
 from samuel_pl.config import FitConfig
 from samuel_pl.data import cache as cache_mod
 from samuel_pl.data import sources
-from samuel_pl.data.cache import LatentCache, build_cache
+from samuel_pl.data.cache import LatentCache
+from samuel_pl.data.encode import build_cache
 from samuel_pl.data.sources import Song
 from samuel_pl.errors import DataError
 

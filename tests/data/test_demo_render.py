@@ -14,7 +14,7 @@ import soundfile as sf
 
 from samuel_pl.data import demo
 from samuel_pl.data.chorales import find_soprano, piece_from_score
-from samuel_pl.data.demo import assign_splits, ensure_demo, render_demo
+from samuel_pl.data.demo import ensure_demo, render_demo
 
 music21 = pytest.importorskip("music21")
 
@@ -73,12 +73,6 @@ def test_pieces_without_soprano_or_accompaniment_are_skipped():
     )
     piece, reason = piece_from_score(_score(["Soprano", "Bass"]), "x")
     assert piece is None and "accompanying part" in reason
-
-
-def test_assign_splits_prefix_has_each_split():
-    splits = assign_splits(24, 0.1, 0.1)
-    assert splits[:3].count("train") == 1 and set(splits[:3]) == {"train", "val", "test"}
-    assert (splits.count("val"), splits.count("test")) == (3, 3)
 
 
 def _wavs(root: Path) -> dict[Path, int]:
@@ -206,9 +200,3 @@ def test_parallel_render_matches_serial(rendered, tmp_path):
     assert [r["song_id"] for r in parallel["songs"]] == [r["song_id"] for r in serial["songs"]]
     for a, b in zip(parallel["songs"], serial["songs"]):
         assert a == b  # the same draws whichever process renders a song
-
-
-def test_assign_splits_honours_zero_fractions():
-    assert "test" not in assign_splits(10, 0.34, 0.0)
-    assert set(assign_splits(10, 0.0, 0.0)) == {"train"}
-    assert assign_splits(3, 0.34, 0.0).count("train") == 2
