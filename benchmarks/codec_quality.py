@@ -2,7 +2,7 @@
 
 Every stem (vocals, accompaniment) of every song of a split is encoded and decoded whole by
 each codec and scored against the original at the config's ``data.sample_rate`` / channels
-(``samuel_pl.metrics.codec_quality``). Writes ``results/codec_quality.{json,md}``.
+(``samuel_pl.codecs.quality``). Writes ``results/codec_quality.{json,md}``.
 
     python benchmarks/codec_quality.py --vae-ckpt runs/vae-demo-*/checkpoints/last.ckpt
     python benchmarks/codec_quality.py --config experiments/demo.yaml --split test \\
@@ -69,7 +69,7 @@ def main() -> None:
 
     from samuel_pl.config import load_config
     from samuel_pl.data import prepare_source
-    from samuel_pl.metrics.codec_quality import reconstruction_metrics
+    from samuel_pl.codecs.quality import reconstruction_metrics
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     cfg = load_config(args.config, args.overrides)

@@ -11,15 +11,17 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "samuel_pl"
 
-# A package may import only from packages at its level or below (DESIGN.md).
+# Each top-level package or module of samuel_pl and its level: a module may import only from
+# levels at or below its own (README, Development). Entry-point shims (`python -m
+# samuel_pl.fit`, ...) sit above everything and may only call the CLI.
 LEVELS = {
-    "cli": 6,
-    "sweeps": 6,
-    "reports": 5,
-    "web": 5,
-    "evaluation": 5,
-    "baselines": 4,
-    "generation": 3,
+    "cli": 8,
+    "sweeps": 7,
+    "reports": 7,
+    "web": 7,
+    "evaluation": 6,
+    "baselines": 5,
+    "generation": 4,
     "training": 3,
     "lit": 2,
     "data": 2,
@@ -31,11 +33,30 @@ LEVELS = {
     "diffusion": 0,
     "config": 0,
     "audio": 0,
+    "files": 0,
     "errors": 0,
     "safeload": 0,
 }
+# samuel_pl/__init__.py is the public facade (lazy exports): it may name any layer.
+ENTRY_POINTS = {"__init__", "__main__", "encode", "evaluate", "fit", "generate", "report"}
+ENTRY_POINTS |= {"serve", "summary", "sweep"}
 PURE = {"nn", "diffusion"}
-FORBIDDEN_IN_PURE = {"lightning", "pytorch_lightning", "mlflow", "samuel_pl.data"}
+FORBIDDEN_IN_PURE = {"lightning", "pytorch_lightning", "mlflow"}
+# Imports the levels alone would allow but the design forbids (own package -> targets).
+FORBIDDEN = {
+    "nn": {"config", "diffusion", "data", "codecs", "lit", "metrics"},
+    "diffusion": {"config", "nn", "data", "codecs", "lit", "metrics"},
+    "lit": {"data", "training"},
+    "data": {"lit", "training"},
+    "metrics": {"codecs", "tracking", "plots"},
+    "codecs": {"metrics", "tracking", "plots"},
+    "tracking": {"codecs", "metrics", "plots"},
+    "sweeps": {"reports", "web"},
+    "reports": {"sweeps", "web"},
+    "web": {"sweeps", "reports"},
+}
+# config may look up nn/diffusion names lazily (inside a function), never at import time.
+NO_TOP_LEVEL = {"config": {"nn", "diffusion"}}
 
 
 def _top(path: Path) -> str:
@@ -43,9 +64,15 @@ def _top(path: Path) -> str:
     return rel[0].removesuffix(".py")
 
 
-def _imports(source: str) -> list[str]:
+def _target(name: str) -> str:
+    return name.split(".")[1] if name.startswith("samuel_pl.") else ""
+
+
+def _imports(source: str, top_level_only: bool = False) -> list[str]:
+    tree = ast.parse(source)
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
     names: list[str] = []
-    for node in ast.walk(ast.parse(source)):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -53,37 +80,71 @@ def _imports(source: str) -> list[str]:
     return names
 
 
-def _violations(own: str, names: list[str]) -> list[str]:
+def _violations(own: str, names: list[str], top_level: list[str] | None = None) -> list[str]:
     bad = []
     for name in names:
         if own in PURE and any(name == f or name.startswith(f + ".") for f in FORBIDDEN_IN_PURE):
             bad.append(f"{own}/ must stay pure torch but imports {name}")
-        target = name.split(".")[1] if name.startswith("samuel_pl.") else ""
+        target = _target(name)
         if target in LEVELS and target != own and LEVELS[target] > LEVELS[own]:
             bad.append(f"{own} imports upward from {target}")
+        if target in FORBIDDEN.get(own, ()):
+            bad.append(f"{own} must not import {target} ({name})")
+    for name in top_level or []:
+        if _target(name) in NO_TOP_LEVEL.get(own, ()):
+            bad.append(f"{own} imports {name} at import time (look it up inside the function)")
     return bad
 
 
-# Entry-point shims (`python -m samuel_pl.<cmd>`) may call the CLI.
 FILES = sorted(p for p in PKG.rglob("*.py") if _top(p) in LEVELS and p.name != "__main__.py")
+# `python -m samuel_pl.<cmd>` and `python -m samuel_pl.<package>` shims.
+SHIMS = sorted(
+    p
+    for p in PKG.rglob("*.py")
+    if p.name == "__main__.py" or (p.parent == PKG and p.stem in ENTRY_POINTS - {"__init__"})
+)
+
+
+def test_every_package_has_a_level() -> None:
+    tops = {_top(p) for p in PKG.rglob("*.py")}
+    assert tops - set(LEVELS) - ENTRY_POINTS == set(), "add new packages to LEVELS"
+    assert set(LEVELS) - tops == set(), "LEVELS names a package that no longer exists"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PKG)))
 def test_imports_flow_one_way(path: Path) -> None:
-    assert _violations(_top(path), _imports(path.read_text(encoding="utf-8"))) == [], path
+    source = path.read_text(encoding="utf-8")
+    own = _top(path)
+    assert _violations(own, _imports(source), _imports(source, top_level_only=True)) == [], path
 
 
-def test_layering_check_catches_upward_and_impure_imports() -> None:
+@pytest.mark.parametrize("path", SHIMS, ids=lambda p: str(p.relative_to(PKG)))
+def test_entry_points_only_call_the_cli(path: Path) -> None:
+    targets = {_target(n) for n in _imports(path.read_text(encoding="utf-8"))} - {""}
+    assert targets <= {"cli"}, f"{path.name} imports {sorted(targets)}: shims call samuel_pl.cli"
+
+
+def test_layering_check_catches_upward_impure_and_forbidden_imports() -> None:
     names = _imports("from samuel_pl.lit import LitSamuel\nimport lightning.pytorch as pl\n")
     found = _violations("nn", names)
     assert any("upward from lit" in v for v in found)
     assert any("lightning" in v for v in found)
     assert _violations("cli", names) == []
+    assert _violations("lit", ["samuel_pl.data.cache"]) == [
+        "lit must not import data (samuel_pl.data.cache)"
+    ]
+    assert _violations("nn", ["samuel_pl.config.schema"]) != []
+    assert _violations("metrics", ["samuel_pl.codecs.mel"]) != []
+    assert _violations("sweeps", ["samuel_pl.reports.build"]) != []
+    src = "from samuel_pl.nn.unet import SamuelUNet\ndef f():\n    from samuel_pl.nn import x\n"
+    top = _imports(src, top_level_only=True)
+    assert top == ["samuel_pl.nn.unet"]
+    assert len(_violations("config", _imports(src), top)) == 1
 
 
 @pytest.mark.parametrize("path", sorted(PKG.rglob("*.py")), ids=lambda p: p.name)
 def test_modules_stay_small(path: Path) -> None:
-    assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, f"{path} is over 500 lines"
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, f"{path} is over 400 lines"
 
 
 def test_every_command_has_help() -> None:
