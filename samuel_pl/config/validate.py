@@ -15,19 +15,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from samuel_pl.config.schema import (
-    CallbackConfig,
-    CodecConfig,
-    DataConfig,
-    DiffusionConfig,
-    FitConfig,
-    ModelConfig,
-    OptimConfig,
-    RunConfig,
-    SamplingConfig,
-    TrackingConfig,
-    TrainerConfig,
-)
+from samuel_pl.config import schema
 from samuel_pl.config.suite import GeneratorConfig, SuiteConfig
 from samuel_pl.config.vae import VAEConfig
 from samuel_pl.errors import SamuelError
@@ -123,9 +111,9 @@ SAMPLER_NAMES = _lazy("samuel_pl.diffusion.samplers", "SAMPLERS")
 SPACING_NAMES = _lazy("samuel_pl.diffusion.samplers", "SPACING_CHOICES")
 
 RULES: dict[type, dict[str, Check]] = {
-    FitConfig: {"task": one_of("diffusion", "vae")},
-    RunConfig: {"name": nonempty},
-    DataConfig: {
+    schema.FitConfig: {"task": one_of("diffusion", "vae")},
+    schema.RunConfig: {"name": nonempty},
+    schema.DataConfig: {
         "source": one_of(*DATA_SOURCES),
         "sample_rate": POS,
         "channels": one_of(1, 2),
@@ -140,7 +128,7 @@ RULES: dict[type, dict[str, Check]] = {
         "max_length_mismatch_s": NONNEG,
         "pitch_shift": NONNEG,
     },
-    CodecConfig: {
+    schema.CodecConfig: {
         "type": one_of(choices=lambda: tuple(CODEC_TYPES)),
         "sample_rate": POS,
         "n_mels": POS,
@@ -155,7 +143,7 @@ RULES: dict[type, dict[str, Check]] = {
         "chunk_frames": NONNEG,
         "chunk_overlap": NONNEG,
     },
-    ModelConfig: {
+    schema.ModelConfig: {
         "in_channels": NONNEG,
         "channels": each(POS),
         "time_dim": number(2),
@@ -167,7 +155,7 @@ RULES: dict[type, dict[str, Check]] = {
         "dropout": number(0, 1, hi_open=True),
         "blocks_per_level": POS,
     },
-    DiffusionConfig: {
+    schema.DiffusionConfig: {
         "train_steps": number(2),
         "cosine_s": number(0, lo_open=True),
         "loss_weight": one_of(choices=_lazy("samuel_pl.diffusion.objective", "LOSS_WEIGHTS")),
@@ -175,7 +163,7 @@ RULES: dict[type, dict[str, Check]] = {
         "cond_drop_prob": FRACTION,
         "ema_decay": FRACTION,
     },
-    OptimConfig: {
+    schema.OptimConfig: {
         "lr": number(0, lo_open=True),
         "weight_decay": NONNEG,
         "betas": each(number(0, 1, hi_open=True), length=2),
@@ -183,7 +171,7 @@ RULES: dict[type, dict[str, Check]] = {
         "min_lr_ratio": FRACTION,
         "grad_clip": NONNEG,
     },
-    TrainerConfig: {
+    schema.TrainerConfig: {
         "max_steps": STEPS_OR_OFF,
         "max_epochs": STEPS_OR_OFF,
         "max_time_s": NONNEG,
@@ -196,15 +184,15 @@ RULES: dict[type, dict[str, Check]] = {
         "accumulate_grad_batches": POS,
         "nonfinite": one_of("stop", "skip"),
     },
-    TrackingConfig: {"uri": nonempty, "fallback": one_of("none", "local")},
-    SamplingConfig: {
+    schema.TrackingConfig: {"uri": nonempty, "fallback": one_of("none", "local")},
+    schema.SamplingConfig: {
         "sampler": one_of(choices=SAMPLER_NAMES),
         "steps": POS,
         "cfg": NONNEG,
         "eta": FRACTION,
         "spacing": one_of(choices=SPACING_NAMES),
     },
-    CallbackConfig: {
+    schema.CallbackConfig: {
         "samples_every_n_epochs": NONNEG,
         "num_sample_songs": NONNEG,
         "sample_frames": POS,
@@ -251,7 +239,7 @@ RULES: dict[type, dict[str, Check]] = {
 }
 
 
-def _model_shapes(m: ModelConfig, key: str) -> Iterator[str]:
+def _model_shapes(m: schema.ModelConfig, key: str) -> Iterator[str]:
     """Widths the U-Net can build: GroupNorm groups and attention heads (even RoPE head width)."""
     ch = list(m.channels)
     if not ch or any(c < 1 for c in ch) or m.groups < 1 or m.heads < 1:
@@ -267,7 +255,7 @@ def _model_shapes(m: ModelConfig, key: str) -> Iterator[str]:
             break
 
 
-def pitch_shift_problem(cfg: FitConfig) -> str | None:
+def pitch_shift_problem(cfg: schema.FitConfig) -> str | None:
     """Why ``data.pitch_shift`` cannot work with this codec, or None (off, or a log codec)."""
     d, c = cfg.data, cfg.codec
     if d.pitch_shift <= 0 or (c.type == "mel" and c.scale == "log" and c.bins_per_octave % 12 == 0):
@@ -280,7 +268,7 @@ def pitch_shift_problem(cfg: FitConfig) -> str | None:
     )
 
 
-def _fit_shapes(cfg: FitConfig, key: str) -> Iterator[str]:
+def _fit_shapes(cfg: schema.FitConfig, key: str) -> Iterator[str]:
     d = cfg.data
     shift = pitch_shift_problem(cfg)
     if shift:
@@ -299,8 +287,8 @@ def _fit_shapes(cfg: FitConfig, key: str) -> Iterator[str]:
 
 
 CROSS: dict[type, Callable[[Any, str], Iterator[str]]] = {
-    ModelConfig: _model_shapes,
-    FitConfig: _fit_shapes,
+    schema.ModelConfig: _model_shapes,
+    schema.FitConfig: _fit_shapes,
 }
 
 

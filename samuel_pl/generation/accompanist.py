@@ -7,7 +7,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypedDict, Unpack, overload
 
 import numpy as np
 import torch
@@ -74,6 +74,17 @@ class Generation:
     def rtf(self) -> float:
         """Real-time factor: generation seconds / audio seconds."""
         return self.seconds / max(self.audio.shape[-1] / self.sample_rate, 1e-9)
+
+
+class GenerateOptions(TypedDict, total=False):
+    """The keyword options of :meth:`Accompanist.generate` (see its signature)."""
+
+    sampler: str | None
+    steps: int | None
+    cfg: float | None
+    spacing: str | None
+    seed: int
+    progress: bool | Any
 
 
 class Accompanist:
@@ -187,33 +198,15 @@ class Accompanist:
 
     @overload
     def generate(
-        self,
-        vocals: np.ndarray | Tensor,
-        sample_rate: int,
-        *,
-        sampler: str | None = ...,
-        steps: int | None = ...,
-        cfg: float | None = ...,
-        spacing: str | None = ...,
-        seed: int = ...,
-        progress: bool | Any = ...,
-        return_latent: Literal[False] = ...,
-    ) -> np.ndarray: ...
+        self, vocals: np.ndarray | Tensor, sample_rate: int, *,
+        return_latent: Literal[False] = ..., **options: Unpack[GenerateOptions],
+    ) -> np.ndarray: ...  # fmt: skip
 
     @overload
     def generate(
-        self,
-        vocals: np.ndarray | Tensor,
-        sample_rate: int,
-        *,
-        sampler: str | None = ...,
-        steps: int | None = ...,
-        cfg: float | None = ...,
-        spacing: str | None = ...,
-        seed: int = ...,
-        progress: bool | Any = ...,
-        return_latent: Literal[True],
-    ) -> Generation: ...
+        self, vocals: np.ndarray | Tensor, sample_rate: int, *,
+        return_latent: Literal[True], **options: Unpack[GenerateOptions],
+    ) -> Generation: ...  # fmt: skip
 
     @torch.inference_mode()
     def generate(
