@@ -67,9 +67,9 @@ def main() -> None:
 
     import torch
 
+    from samuel_pl.codecs.quality import reconstruction_metrics
     from samuel_pl.config import load_config
     from samuel_pl.data import prepare_source
-    from samuel_pl.codecs.quality import reconstruction_metrics
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     cfg = load_config(args.config, args.overrides)
