@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shlex
 import sys
 import tempfile
@@ -33,6 +32,15 @@ from samuel_pl.reports.document import (
 )
 from samuel_pl.tracking import client_for, experiment_id, normalise_uri
 from samuel_pl.tracking.ranking import aggregate, failed_rows, rank, ranked_rows, varied_keys
+from samuel_pl.tracking.run_io import (
+    artifact_folders,
+    download_artifact,
+    finish_run,
+    metric_history,
+    start_run,
+    upload_file,
+    upload_folder,
+)
 from samuel_pl.tracking.runs import KIND, PARENT, RunRecord, load_runs, search
 
 
@@ -76,17 +84,8 @@ def _label(run: RunRecord, keys: list[str]) -> str:
     return ", ".join(parts) or run.name
 
 
-def _download(client: Any, run: RunRecord, path: str, dst: Path) -> Path | None:
-    try:
-        return Path(client.download_artifacts(run.run_id, path, str(dst)))
-    except Exception:  # noqa: BLE001 - a run without that artifact
-        return None
-
-
 def _history(client: Any, run: RunRecord, key: str) -> list[tuple[int, float]]:
-    if key not in run.metrics:
-        return []
-    return [(m.step, m.value) for m in client.get_metric_history(run.run_id, key)]
+    return metric_history(client, run.run_id, key) if key in run.metrics else []
 
 
 def _audio_asset(src: Path, dest: Path, opts: ReportOptions) -> tuple[Path, np.ndarray, int]:
@@ -109,7 +108,6 @@ def _audio_asset(src: Path, dest: Path, opts: ReportOptions) -> tuple[Path, np.n
 
 def build_report(opts: ReportOptions, out: Path) -> dict[str, Any]:
     """Write ``out/report.md``, ``out/assets/*`` and ``out/report.html``; return a summary."""
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = normalise_uri(opts.uri)
     client = client_for(uri)
     exp_id = experiment_id(client, opts.experiment)
@@ -249,7 +247,7 @@ def _mixing_curve(client: Any, run: RunRecord, tmp: Path) -> dict[str, Any] | No
     """The run's logged weights (sweeps), else its checkpoint's, else the configured schedule."""
     from samuel_pl.generation import mixing_weights
 
-    got = _download(client, run, "mixing/weights.json", tmp / run.run_id)
+    got = download_artifact(client, run.run_id, "mixing/weights.json", tmp / run.run_id)
     if got is not None:
         return dict(json.loads(got.read_text()))
     ckpt = Path(run.tags.get("run_dir", "")) / "checkpoints" / "last.ckpt"
@@ -288,13 +286,13 @@ def _mixing_section(
 
 def _example_files(client: Any, run: RunRecord, tmp: Path) -> dict[str, Path]:
     """role -> wav of the run's example: a sweep's ``examples/``, else the fit's last samples."""
-    folder = _download(client, run, "examples", tmp / f"ex-{run.run_id}")
+    folder = download_artifact(client, run.run_id, "examples", tmp / f"ex-{run.run_id}")
     if folder is None:
-        tags = [a.path for a in client.list_artifacts(run.run_id, "samples") if a.is_dir]
+        tags = artifact_folders(client, run.run_id, "samples")
         if not tags:
             return {}
         last = max(tags, key=lambda t: (t.split("/")[-1].startswith("final"), t))
-        folder = _download(client, run, last, tmp / f"ex-{run.run_id}")
+        folder = download_artifact(client, run.run_id, last, tmp / f"ex-{run.run_id}")
         if folder is None:
             return {}
     wavs = sorted(folder.glob("*.wav"))
@@ -354,12 +352,10 @@ def _log(client: Any, exp_id: str, parent: RunRecord | None, out: Path, experime
     if parent is not None:
         run_id = parent.run_id
     else:
-        run = client.create_run(
-            exp_id, run_name=f"report-{datetime.now():%Y%m%d-%H%M%S}", tags={KIND: "report"}
-        )
-        run_id = run.info.run_id
-        client.set_terminated(run_id)
-    client.log_artifact(run_id, str(out / "report.md"), "report")
-    client.log_artifact(run_id, str(out / "report.html"), "report")
-    client.log_artifacts(run_id, str(out / "assets"), "report/assets")
+        name = f"report-{datetime.now():%Y%m%d-%H%M%S}"
+        run_id = start_run(client, exp_id, name, tags={KIND: "report"})
+        finish_run(client, run_id)
+    upload_file(client, run_id, out / "report.md", "report")
+    upload_file(client, run_id, out / "report.html", "report")
+    upload_folder(client, run_id, out / "assets", "report/assets")
     return str(run_id)

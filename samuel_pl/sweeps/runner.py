@@ -35,6 +35,14 @@ from samuel_pl.sweeps.spec import (
 from samuel_pl.sweeps.trial import Outcome, run_trial
 from samuel_pl.tracking import client_for, ensure_experiment, git_commit, normalise_uri
 from samuel_pl.tracking.ranking import ranked_markdown
+from samuel_pl.tracking.run_io import (
+    finish_run,
+    log_metrics,
+    reopen_run,
+    set_tags,
+    start_run,
+    upload_file,
+)
 from samuel_pl.tracking.runs import KIND, SWEEP, RunRecord, find_sweep_parent, load_runs
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -61,13 +69,13 @@ class SweepResult:
 def _parent(client: Any, exp_id: str, spec: SweepConfig, path: Path) -> str:
     found = find_sweep_parent(client, exp_id, spec.name)
     if found is not None:
-        client.update_run(found.run_id, status="RUNNING")
+        reopen_run(client, found.run_id)
         return found.run_id
     tags = {KIND: "sweep", SWEEP: spec.name, "sweep.file": str(path), "git_commit": git_commit()}
-    run = client.create_run(exp_id, run_name=f"sweep-{spec.name}", tags=tags)
-    for k in ("method", "base", "suite", "budget", "search_seed"):
-        client.log_param(run.info.run_id, k, str(getattr(spec, k)))
-    return str(run.info.run_id)
+    params = {
+        k: str(getattr(spec, k)) for k in ("method", "base", "suite", "budget", "search_seed")
+    }
+    return start_run(client, exp_id, f"sweep-{spec.name}", tags, params)
 
 
 @contextmanager
@@ -195,11 +203,9 @@ def run_sweep(
     client = client_for(uri)
     exp_id = ensure_experiment(client, uri, experiment)
     parent = _parent(client, exp_id, spec, path)
-    client.set_tag(parent, "sweep.metric", spec.metric)
-    client.set_tag(parent, "sweep.mode", spec.mode)
-    client.set_tag(parent, "sweep.columns", json.dumps(spec.columns))
-    spec_file = write_text(out / "sweep.yaml", to_yaml(spec))
-    client.log_artifact(parent, str(spec_file))
+    tags = {"sweep.metric": spec.metric, "sweep.mode": spec.mode}
+    set_tags(client, parent, tags | {"sweep.columns": json.dumps(spec.columns)})
+    upload_file(client, parent, write_text(out / "sweep.yaml", to_yaml(spec)))
     done = {r.key: r for r in load_runs(client, exp_id, parent=parent) if r.ok}
     trials = expand(spec, str(path))
     todo = [t for t in trials if t.key not in done]
@@ -222,8 +228,8 @@ def run_sweep(
         finally:
             table = _finish(client, exp_id, parent, spec, out, status)
     n_failed = sum(o.status != "done" for o in ran)
-    client.log_metric(parent, "sweep/wall_time_s", time.time() - t0)
-    client.log_metric(parent, "sweep/trials_failed_this_run", float(n_failed))
+    timing = {"sweep/wall_time_s": time.time() - t0}
+    log_metrics(client, parent, timing | {"sweep/trials_failed_this_run": float(n_failed)})
     return SweepResult(parent, experiment, uri, spec.metric, table, ran, skipped)
 
 
@@ -233,13 +239,15 @@ def _finish(
     """Ranked table to ``out/ranked.md`` and the parent run; parent summary metrics."""
     runs = load_runs(client, exp_id, parent=parent)
     table = ranked_markdown(runs, spec.metric, spec.mode, spec.columns)
-    client.log_artifact(parent, str(write_text(out / "ranked.md", table)))
+    upload_file(client, parent, write_text(out / "ranked.md", table))
     done = [r for r in runs if r.ok]
-    client.log_metric(parent, "sweep/trials_done", float(len(done)))
-    client.log_metric(parent, "sweep/trials_failed", float(len(runs) - len(done)))
+    summary = {
+        "sweep/trials_done": float(len(done)),
+        "sweep/trials_failed": float(len(runs) - len(done)),
+    }
     values = [r.metrics[spec.metric] for r in done if spec.metric in r.metrics]
     if values:
-        best = min(values) if spec.mode == "min" else max(values)
-        client.log_metric(parent, f"best/{spec.metric}", best)
-    client.set_terminated(parent, status)
+        summary[f"best/{spec.metric}"] = min(values) if spec.mode == "min" else max(values)
+    log_metrics(client, parent, summary)
+    finish_run(client, parent, status)
     return table

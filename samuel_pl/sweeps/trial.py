@@ -21,7 +21,8 @@ import numpy as np
 from samuel_pl.files import write_json
 from samuel_pl.sweeps.spec import SweepConfig, Trial, experiment_name, trial_config
 from samuel_pl.tracking import client_for, ensure_experiment, read_run_id
-from samuel_pl.tracking.runs import ERROR, KEY, KIND, PARENT, STATE, SWEEP, log_metrics
+from samuel_pl.tracking.run_io import finish_run, log_metrics, set_tags, start_run, upload_file
+from samuel_pl.tracking.runs import ERROR, KEY, KIND, PARENT, STATE, SWEEP
 
 
 @dataclass
@@ -105,25 +106,24 @@ def _record_failure(
     run_id = read_run_id(run_dir) if fresh else None
     if run_id is None:
         exp_id = ensure_experiment(client, spec.tracking.uri, experiment_name(spec))
-        run = client.create_run(exp_id, run_name=f"{spec.name}-{trial.slug}")
-        run_id = run.info.run_id
-        for k, v in trial.params.items():
-            client.log_param(run_id, k, json.dumps(v) if isinstance(v, list | dict) else v)
+        params = {
+            k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in trial.params.items()
+        }
+        run_id = start_run(client, exp_id, f"{spec.name}-{trial.slug}", params=params)
     error = f"{type(exc).__name__}: {str(exc).strip()}"[:4000]
     _tag(client, run_id, spec, trial, parent_id, "failed")
-    client.set_tag(run_id, ERROR, error)
+    set_tags(client, run_id, {ERROR: error})
     tb = "".join(traceback.format_exception(exc))
     path = write_json(run_dir / "error.json", {"error": error, "traceback": tb})
-    client.log_artifact(run_id, str(path))
-    client.set_terminated(run_id, "FAILED")
+    upload_file(client, run_id, path)
+    finish_run(client, run_id, "FAILED")
     return str(run_id)
 
 
 def _tag(client: Any, run_id: str, spec: SweepConfig, t: Trial, parent: str, state: str) -> None:
     tags = {PARENT: parent, KIND: "trial", SWEEP: spec.name, KEY: t.key, STATE: state}
     tags.update({f"sweep.param.{k}": json.dumps(v) for k, v in t.params.items()})
-    for k, v in tags.items():
-        client.set_tag(run_id, k, v)
+    set_tags(client, run_id, tags)
 
 
 def run_trial(spec: SweepConfig, trial: Trial, parent_id: str, out: Path) -> Outcome:
@@ -169,7 +169,7 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
     weights = write_json(
         run_dir / "mixing" / "weights.json", mixing_weights.from_checkpoint(summary["checkpoint"])
     )
-    client.log_artifact(run_id, str(weights), "mixing")
+    upload_file(client, run_id, weights, "mixing")
     if spec.suite:
         suite = load_config(Path(spec.suite), list(spec.suite_overrides), SuiteConfig)
         from samuel_pl.evaluation import evaluate
@@ -177,12 +177,12 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
         eval_dir = run_dir / "eval"
         result = evaluate(suite, summary["checkpoint"], eval_dir, progress=False)
         metrics.update(eval_metrics(suite, result))
-        client.log_artifact(run_id, str(eval_dir / "metrics.json"), "eval")
-        client.log_artifact(run_id, str(eval_dir / "table.md"), "eval")
+        upload_file(client, run_id, eval_dir / "metrics.json", "eval")
+        upload_file(client, run_id, eval_dir / "table.md", "eval")
         for path in _examples(suite, result, eval_dir, run_dir / "examples"):
-            client.log_artifact(run_id, str(path), "examples")
+            upload_file(client, run_id, path, "examples")
     metrics["trial/wall_time_s"] = time.time() - t0
     log_metrics(client, run_id, metrics, int(summary["global_step"]))
-    client.set_tag(run_id, STATE, "done")
-    client.set_terminated(run_id, "FINISHED")
+    set_tags(client, run_id, {STATE: "done"})
+    finish_run(client, run_id)
     return Outcome(trial.key, trial.slug, "done", run_id, time.time() - t0, "", metrics)

@@ -1,5 +1,6 @@
 """Every MLflow access: store URIs and setup, the Lightning logger, experiments (get or
-create), run records and search, ranking runs across seeds, evaluation runs."""
+create), run records and search, what goes into and out of one run (run_io), ranking runs across
+seeds, evaluation runs. Other packages pass the client handle along; only tracking/ calls it."""
 
 from samuel_pl.tracking.experiments import client_for, ensure_experiment, experiment_id
 from samuel_pl.tracking.mlflow_utils import (

@@ -15,6 +15,7 @@ from samuel_pl.tracking.mlflow_utils import (
     read_run_record,
     run_url,
 )
+from samuel_pl.tracking.run_io import finish_run, log_metrics, set_tags, start_run, upload_file
 
 # MLflow metric names allow letters, digits, "_", "-", ".", " " and "/"; "/" separates the
 # generator from the metric, so generator names lose their dots ("cfg1.5" -> "cfg1_5").
@@ -73,17 +74,14 @@ def log_evaluation(
         tags["training_tracking_uri"] = parent["uri"]
         if normalise_uri(parent["uri"]) == uri:
             tags["mlflow.parentRunId"] = parent["run_id"]
-    run = client.create_run(exp_id, run_name=f"eval-{suite_name}", tags=tags)
-    rid = run.info.run_id
-    for key, value in evaluation_metrics(result).items():
-        client.log_metric(rid, key, value)
-    for key in ("split", "songs", "clip_seconds"):
-        client.log_param(rid, key, result[key])
-    client.log_param(rid, "checkpoint", str(result["checkpoint"]))
-    client.log_artifact(rid, str(out / "metrics.json"))
-    client.log_artifact(rid, str(out / "table.md"))
-    client.set_terminated(rid)
+    params = {key: result[key] for key in ("split", "songs", "clip_seconds")}
+    params["checkpoint"] = str(result["checkpoint"])
+    rid = start_run(client, exp_id, f"eval-{suite_name}", tags, params)
+    log_metrics(client, rid, evaluation_metrics(result))
+    upload_file(client, rid, out / "metrics.json")
+    upload_file(client, rid, out / "table.md")
+    finish_run(client, rid)
     if "mlflow.parentRunId" in tags:
-        client.set_tag(tags["mlflow.parentRunId"], f"evaluation.{suite_name}", rid)
+        set_tags(client, tags["mlflow.parentRunId"], {f"evaluation.{suite_name}": rid})
     url, command = run_url(uri, exp_id, rid)
     return rid, url, command

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,13 +100,3 @@ def find_sweep_parent(client: Any, exp_id: str, name: str) -> RunRecord | None:
     """The latest parent run of sweep ``name`` in the experiment, if any."""
     runs = search(client, exp_id, f"tags.`{KIND}` = 'sweep' and tags.`{SWEEP}` = '{name}'")
     return runs[-1] if runs else None
-
-
-def log_metrics(client: Any, run_id: str, metrics: dict[str, float], step: int) -> None:
-    """Log ``metrics`` to ``run_id`` at ``step`` in batches (MLflow accepts 1000 per call)."""
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    batch = [Metric(k, v, now, step) for k, v in metrics.items()]
-    for i in range(0, len(batch), 500):
-        client.log_batch(run_id, metrics=batch[i : i + 500])
