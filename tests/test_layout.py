@@ -159,3 +159,32 @@ def test_every_command_has_help() -> None:
         )
         assert proc.returncode == 0, (name, proc.stderr)
         assert "usage:" in proc.stdout
+
+
+# The MLflow client's API; outside tracking/ a module calls tracking's named functions instead.
+MLFLOW_CALLS = {
+    "create_run", "set_tag", "set_tags", "log_param", "log_metric", "log_batch", "log_artifact",
+    "log_artifacts", "update_run", "set_terminated", "download_artifacts", "get_metric_history",
+    "list_artifacts", "search_runs", "get_run", "create_experiment", "get_experiment_by_name",
+}  # fmt: skip
+
+
+def _client_calls(source: str) -> list[str]:
+    return [
+        f"{ast.unparse(node.func)} (line {node.lineno})"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in MLFLOW_CALLS
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in FILES if _top(p) != "tracking"], ids=lambda p: str(p.relative_to(PKG))
+)
+def test_only_tracking_calls_the_mlflow_client(path: Path) -> None:
+    assert _client_calls(path.read_text(encoding="utf-8")) == [], path
+
+
+def test_client_call_check_finds_a_client_call() -> None:
+    assert _client_calls("client.set_tag(run, 'a', 'b')\n") == ["client.set_tag (line 1)"]
