@@ -133,7 +133,7 @@ def test_failed_run_and_mlflow_artifact(report: Path, debug_sweep: SweepRun) -> 
         if r.data.tags.get("samuel.kind") == "sweep"
     )
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
-    assert {"report/report.md", "report/report.html"} <= logged
+    assert {"report/report.md", "report/report.html", "report/assets"} <= logged
 
 
 def test_unknown_experiment_is_a_clear_error(
