@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +34,7 @@ from samuel_pl.sweeps.spec import (
     load_sweep,
     out_dir,
 )
-from samuel_pl.sweeps.trial import Outcome, run_trial
+from samuel_pl.sweeps.trial import STOP, Outcome, run_trial
 from samuel_pl.tracking import client_for, ensure_experiment, git_commit, normalise_uri
 from samuel_pl.tracking.ranking import ranked_markdown
 from samuel_pl.tracking.run_io import (
@@ -91,6 +93,27 @@ def _thread_env(threads: int) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler's preemption, ``docker stop``) stops the whole sweep as
+    Ctrl-C does, instead of failing the current trial and starting the next: the handler raises
+    KeyboardInterrupt, which trials re-raise. Lightning's own SIGTERM handler calls it too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        STOP.set()  # read by run_trial, whatever Lightning makes of the exception below
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    STOP.clear()
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _worker(
@@ -220,7 +243,8 @@ def run_sweep(
     with tqdm(total=total, initial=skipped, desc=f"sweep {spec.name}", disable=not progress) as bar:
         execute = _Runner(spec, parent, out, workers, threads, bar)
         try:
-            ran = _optuna(spec, done, execute) if spec.method == "optuna" else execute(todo)
+            with stop_on_sigterm():
+                ran = _optuna(spec, done, execute) if spec.method == "optuna" else execute(todo)
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"

@@ -10,6 +10,8 @@ child run with its error and traceback; it never raises itself.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -126,22 +128,50 @@ def _tag(client: Any, run_id: str, spec: SweepConfig, t: Trial, parent: str, sta
     set_tags(client, run_id, tags)
 
 
+# Set by the sweep's SIGTERM handler (sweeps.runner.stop_on_sigterm): stop after this trial.
+STOP = threading.Event()
+
+
 def run_trial(spec: SweepConfig, trial: Trial, parent_id: str, out: Path) -> Outcome:
     """Fit + evaluate one trial and log it as a child of ``parent_id``; failures are recorded."""
     t0 = time.time()
     run_dir = out / trial.slug
     stamp = _run_file_stamp(run_dir)
+    sigint = signal.getsignal(signal.SIGINT)
     try:
-        return _run(spec, trial, parent_id, out, t0)
+        outcome = _run(spec, trial, parent_id, out, t0)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a failing trial must not stop the sweep
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-        try:
-            run_id = _record_failure(spec, trial, parent_id, run_dir, exc, stamp)
-        except Exception as log_exc:  # noqa: BLE001
-            run_id, error = "", f"{error} (and recording it failed: {log_exc})"
-        return Outcome(trial.key, trial.slug, "failed", run_id, time.time() - t0, error)
+        # Lightning turns Ctrl-C inside fit into sys.exit(1) and SIGTERM into its own
+        # exception: an interrupted trial stops the sweep instead of counting as failed.
+        if STOP.is_set() or isinstance(exc.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt(f"{trial.slug}: interrupted") from exc
+        return _failed(spec, trial, parent_id, run_dir, exc, stamp, t0)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, sigint)  # Lightning ignores Ctrl-C after catching one
+    if STOP.is_set():
+        raise KeyboardInterrupt(f"{trial.slug}: interrupted")
+    return outcome
+
+
+def _failed(
+    spec: SweepConfig,
+    trial: Trial,
+    parent_id: str,
+    run_dir: Path,
+    exc: BaseException,
+    stamp: int | None,
+    t0: float,
+) -> Outcome:
+    """Record a failed trial (its MLflow run and error) and return its outcome."""
+    error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+    try:
+        run_id = _record_failure(spec, trial, parent_id, run_dir, exc, stamp)
+    except Exception as log_exc:  # noqa: BLE001
+        run_id, error = "", f"{error} (and recording it failed: {log_exc})"
+    return Outcome(trial.key, trial.slug, "failed", run_id, time.time() - t0, error)
 
 
 def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) -> Outcome:
@@ -153,6 +183,8 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
     cfg = trial_config(spec, trial, out)
     run_dir = Path(cfg.run.dir)
     summary = fit(cfg)
+    if summary.get("interrupted"):  # Lightning swallows Ctrl-C / SIGTERM: stop the sweep
+        raise KeyboardInterrupt(f"{trial.slug}: training interrupted")
     run_id = summary.get("mlflow_run_id")
     if not run_id or not summary.get("checkpoint"):
         raise RuntimeError("fit produced no MLflow run or no checkpoint")

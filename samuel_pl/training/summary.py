@@ -68,6 +68,7 @@ def build_summary(
         "run_dir": str(run_dir),
         "global_step": trainer.global_step,
         "epochs": trainer.current_epoch,
+        "interrupted": bool(getattr(trainer, "interrupted", False)),  # Ctrl-C / SIGTERM in fit
         "first_train_loss": history.train[0][1] if history.train else None,
         "last_train_loss": history.train[-1][1] if history.train else None,
         "first_val_loss": history.val[0][1] if history.val else None,

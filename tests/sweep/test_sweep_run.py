@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.sweep.conftest import FAILING, SweepRun, failing_schedule_accepted, run_cli
+from tests.sweep.conftest import (
+    FAILING,
+    SweepRun,
+    failing_schedule_accepted,
+    run_cli,
+    write_sweep,
+)
 
 
 def _runs(run: SweepRun) -> tuple[MlflowClient, list, list]:
@@ -154,3 +160,37 @@ def test_failure_after_the_fit_run_exists_marks_that_run(
     assert run.info.status == "FAILED" and run.data.tags["sweep.state"] == "failed"
     assert "not-a-strategy" in run.data.tags["sweep.error"]
     assert run.data.tags["run_dir"].endswith(run.info.run_name)  # fit's own run, tagged by fit
+
+
+def test_sigterm_stops_the_whole_sweep(
+    demo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM during the first trial (a scheduler's preemption) ends the sweep; it does not fail
+    that trial and go on to the next one (Lightning catches SIGTERM inside a fit)."""
+    import os
+    import signal
+    import threading
+
+    long_fit = ("trainer.max_steps=100000", "trainer.max_time_s=60")
+    path = write_sweep(tmp_path, demo_root, ["reference", "learned"], "sigterm", long_fit)
+    stop = threading.Event()
+
+    def preempt() -> None:  # SIGTERM 5 s after the first trial's folder appears
+        while not stop.wait(0.2):
+            if any(p.is_dir() for p in (tmp_path / "runs").glob("*")):
+                if not stop.wait(5.0):
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    watcher = threading.Thread(target=preempt, daemon=True)
+    watcher.start()
+    try:
+        code, _ = run_cli(["sweep", "--threads", "1", "--no-progress", str(path)], capsys)
+    finally:
+        stop.set()
+        watcher.join()
+    assert code == 130  # interrupted, as after Ctrl-C
+    run = SweepRun(path, f"sqlite:///{tmp_path / 'mlruns.db'}", "sweep-sigterm", tmp_path, 0, "")
+    _, parents, children = _runs(run)
+    assert [p.info.status for p in parents] == ["KILLED"]
+    assert len(children) <= 1, [c.data.params for c in children]  # the second trial never began

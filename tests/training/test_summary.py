@@ -11,7 +11,9 @@ from samuel_pl.training.summary import MetricHistory, build_summary
 
 def _trainer() -> SimpleNamespace:
     module = SimpleNamespace(nonfinite_skipped=3)
-    return SimpleNamespace(global_step=12, current_epoch=2, world_size=2, lightning_module=module)
+    return SimpleNamespace(
+        global_step=12, current_epoch=2, world_size=2, lightning_module=module, interrupted=True
+    )
 
 
 def _history() -> MetricHistory:
@@ -39,6 +41,7 @@ def test_shared_keys_then_the_jobs_own(tmp_path: Path) -> None:
     )
     assert summary["run_dir"] == str(tmp_path)
     assert (summary["global_step"], summary["epochs"], summary["world_size"]) == (12, 2, 2)
+    assert summary["interrupted"] is True
     assert (summary["first_train_loss"], summary["last_train_loss"]) == (0.9, 0.25)
     assert (summary["first_val_loss"], summary["last_val_loss"]) == (0.7, 0.4)
     assert summary["val_loss_history"] == [(6, 0.7), (12, 0.4)]
