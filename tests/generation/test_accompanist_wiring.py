@@ -73,7 +73,7 @@ def test_decoding_gets_denormalised_latents(fresh: Accompanist) -> None:
     np.testing.assert_allclose(seen[0][0].numpy(), expect, atol=1e-5)
 
 
-@pytest.mark.parametrize("sampler", ["ddim", "dpmpp", "ancestral"])
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp", "dpmpp3m", "unipc", "ancestral"])
 def test_windows_inpaint_the_overlap_with_the_documented_crossfade(sampler: str) -> None:
     """Window 0's model says x0 = +1, window 1's says -1. The 8 shared frames must come out as
     m * (+1) + (1 - m) * (-1) with m = 1 on the first 4 and 0.5 (1 + cos(pi j / 5)), j = 1..4,
