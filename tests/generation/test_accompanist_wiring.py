@@ -143,3 +143,25 @@ def test_the_spacing_reaches_the_sampler(
     torch.testing.assert_close(
         torch.tensor(probe.seen), sampling_timesteps(sched, 4, ddim_grid).float()
     )
+
+
+def test_stage_hook_times_each_stage_without_changing_the_output(
+    debug_ckpt: Path, tmp_path: Path
+) -> None:
+    """generate_file reports read, encode, sample, decode, write in that order (once each, in
+    seconds) when a stage hook is set, and writes the same audio as without one."""
+    import soundfile as sf
+    from gen_helpers import write_vocal
+
+    from samuel_pl.generation.accompanist import STAGES
+
+    acc = Accompanist.from_checkpoint(debug_ckpt, device="cpu")
+    src = write_vocal(tmp_path / "v.wav", LONG, 44100)
+    acc.generate_file(src, tmp_path / "plain.wav", sampler="dpmpp3m", steps=3)
+    seen: list[tuple[str, float]] = []
+    acc.stage_hook = lambda stage, seconds: seen.append((stage, seconds))
+    acc.generate_file(src, tmp_path / "timed.wav", sampler="dpmpp3m", steps=3)
+    assert [s for s, _ in seen] == list(STAGES) == ["read", "encode", "sample", "decode", "write"]
+    assert all(0.0 <= sec < 60.0 for _, sec in seen)
+    plain, timed = (sf.read(str(tmp_path / f"{n}.wav"))[0] for n in ("plain", "timed"))
+    np.testing.assert_array_equal(plain, timed)
