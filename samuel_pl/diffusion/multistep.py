@@ -3,7 +3,8 @@
 arXiv 2302.04867) with its two B(h) variants.
 
 Both start from the exact solution of the data-prediction ODE from s to t in
-lambda = log(alpha / sigma) (DPM-Solver++, Sec. 3.1, the variation-of-constants formula):
+lambda = log(alpha / sigma) (DPM-Solver++'s exact solution of the data-prediction ODE, by
+variation of constants):
 
     x_t = (sigma_t / sigma_s) x_s + sigma_t int_{lambda_s}^{lambda_t} e^lambda x0(lambda) dlambda
 
@@ -21,10 +22,10 @@ the order of each update with :func:`multistep_orders`: lower orders while the h
 :data:`LOWER_ORDER_FINAL_BELOW` updates (the DPM-Solver++ authors' "lower order final" for
 few-step sampling), and a first-order final update into t = 0 on every grid: the step to the
 least noise is the widest in lambda on uniform and Karras grids (at 25 uniform steps, h = 4.8
-after h = 1.2) and extrapolating a quadratic that far diverges (Gaussian-oracle max error at
+after h = 1.2) and a quadratic extrapolated that far is poor (Gaussian-oracle max error at
 uniform-25 steps, DPM-Solver++(3M): 0.40 with a third-order final update, 0.039 with a
-first-order one; tests/diffusion/test_multistep.py). The last grid point returns its x0
-prediction, like every sampler here. x_t is never clamped.
+first-order one; the uniform-25 bounds of tests/diffusion/test_multistep.py fail without it).
+The last grid point returns its x0 prediction, like every sampler here. x_t is never clamped.
 Shapes: x_T (B, C, T) -> x0 (B, C, T); timesteps (n,) decreasing, float step units.
 """
 
@@ -147,7 +148,8 @@ def unipc_step(
 
     x (B,C,T) at lams[-1]; x0s: predictions (B,C,T) at lams, newest last (m0 = x0s[-1]). With
     r_j = (lam_j - lam_0)/h and D_j = m_j - m0 for the earlier points (and r = 1,
-    D = new_x0 - m0 for the corrector), the update is (UniPC, Sec. 3.1-3.2, data prediction)
+    D = new_x0 - m0 for the corrector), the update is (UniPC's UniP-p / UniC-p in data
+    prediction)
 
         x_next = ratio x + alpha E_1(h) m0 + alpha B(h) sum_j a_j D_j / r_j,
         R_p a = g_p / B(h),  R_p[i, j] = r_j^i (i = 0..p-1),  g_p[i] = (i+1)! E_{i+2}(h) / h^(i+1)
