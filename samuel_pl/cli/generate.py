@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--spacing",
         choices=SPACING_CHOICES,
         default=None,
-        help="step grid of ddim/dpmpp; auto: log_snr for dpmpp, uniform for ddim (default: the "
-        "checkpoint's sampling.spacing)",
+        help="step grid of the fast samplers; auto: each sampler's best (log_snr for dpmpp, "
+        "uniform for ddim, dpmpp3m, unipc; default: the checkpoint's sampling.spacing)",
     )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument(

@@ -226,7 +226,7 @@ class TrackingConfig:
 @dataclass
 class SamplingConfig:
     sampler: str = "dpmpp"
-    """dpmpp | ddim | ancestral."""
+    """dpmpp | dpmpp3m | unipc | unipc_bh1 | ddim | ancestral (samuel_pl.diffusion.SAMPLERS)."""
     steps: int = 25
     """Sampler steps (ancestral always uses the training steps)."""
     cfg: float = 2.5
@@ -234,8 +234,9 @@ class SamplingConfig:
     eta: float = 0.0
     """DDIM stochasticity."""
     spacing: str = "auto"
-    """Step grid of ddim / dpmpp: auto (dpmpp: log_snr, ddim: uniform, the best of each in
-    benchmarks/RESULTS.md) | uniform (in t) | log_snr | karras."""
+    """Step grid of the fast samplers: auto (each sampler's best measured grid, its
+    SamplerSpec.auto_spacing: dpmpp log_snr, ddim uniform, in benchmarks/RESULTS.md; dpmpp3m and
+    unipc uniform) | uniform (in t) | log_snr | karras."""
 
 
 @dataclass

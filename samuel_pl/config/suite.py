@@ -17,7 +17,7 @@ class GeneratorConfig:
     ckpt: str = ""
     """samuel: checkpoint path (default: the --ckpt of the command)."""
     sampler: str = "dpmpp"
-    """samuel: dpmpp | ddim | ancestral."""
+    """samuel: a sampler of samuel_pl.diffusion.SAMPLERS (dpmpp, dpmpp3m, unipc, ddim, ...)."""
     steps: int = 25
     """samuel: sampler steps."""
     cfg: float = 2.0

@@ -1,6 +1,7 @@
 """Pure-torch diffusion math: schedule, v-objective, loss, guidance, samplers."""
 
 from samuel_pl.diffusion.guidance import CFGDenoiser, InpaintDenoiser
+from samuel_pl.diffusion.multistep import sample_dpmpp_3m, sample_unipc
 from samuel_pl.diffusion.objective import (
     LOSS_WEIGHTS,
     LossOutput,
@@ -52,6 +53,8 @@ __all__ = [
     "sample_ancestral",
     "sample_ddim",
     "sample_dpmpp",
+    "sample_dpmpp_3m",
+    "sample_unipc",
     "sampler_timesteps",
     "sampling_timesteps",
     "training_loss",

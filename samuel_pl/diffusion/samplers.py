@@ -11,23 +11,28 @@ model once per grid point and ends on the last x0 prediction.
 Noise is drawn on the generator's device and moved to x's (a CPU generator works for a CUDA x).
 :data:`SAMPLERS` maps each name to a :class:`SamplerSpec`: the function and what the settings
 mean to it (whether it runs ``steps`` steps, whether it takes ``eta``, its ``auto`` grid).
+The third-order multistep solvers (DPM-Solver++(3M), UniPC) live in
+:mod:`samuel_pl.diffusion.multistep`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion.objective import x0_from_v
+from samuel_pl.diffusion.multistep import sample_dpmpp_3m, sample_unipc_bh1, sample_unipc_bh2
 from samuel_pl.diffusion.schedule import CosineSchedule
-
-ModelFn = Callable[[Tensor, Tensor], Tensor]
-StepCallback = Callable[[int, int, Tensor], None]
+from samuel_pl.diffusion.solver_base import (
+    ModelFn,
+    StepCallback,
+    checked_grid,
+    randn_like,
+    x0_hat,
+)
 
 SPACINGS = ("uniform", "log_snr", "karras")
 """Step grids: uniform in t | uniform in log-SNR | Karras et al. (2022) rho = 7 in sigma."""
@@ -76,26 +81,6 @@ def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uni
     return ts
 
 
-def _x0_hat(model_fn: ModelFn, x: Tensor, t: float, schedule: CosineSchedule) -> Tensor:
-    tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.float32)  # (B,)
-    v = model_fn(x, tt).to(x.dtype)
-    a = schedule.alpha_bar(torch.tensor([t], dtype=torch.float64)).to(x.device, x.dtype)
-    return x0_from_v(x, v, a.expand(x.shape[0]))
-
-
-def _randn_like(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Standard normal noise shaped like x, drawn on the generator's device, returned on x's."""
-    device = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, device=device, dtype=x.dtype, generator=generator).to(x.device)
-
-
-def _grid(timesteps: Tensor, schedule: CosineSchedule) -> tuple[list[float], Tensor]:
-    ts = torch.as_tensor(timesteps, dtype=torch.float64).flatten().cpu()
-    if ts.numel() < 1 or (ts.numel() > 1 and not bool((ts[1:] < ts[:-1]).all())):
-        raise ValueError(f"timesteps must be a non-empty decreasing grid, got {ts.tolist()}")
-    return ts.tolist(), schedule.alpha_bar(ts)  # (n,) float64 alpha_bar
-
-
 @torch.no_grad()
 def sample_ancestral(
     model_fn: ModelFn,
@@ -112,11 +97,11 @@ def sample_ancestral(
     var = (1 - a_s)/(1 - a_t) (1 - a_t/a_s); on the full integer grid (the paper's sampler)
     a_t/a_{t-1} = 1 - beta_t.
     """
-    ts, ab = _grid(timesteps, schedule)
+    ts, ab = checked_grid(timesteps, schedule)
     n = len(ts)
     x = x_T
     for k in range(n):
-        x0 = _x0_hat(model_fn, x, ts[k], schedule)
+        x0 = x0_hat(model_fn, x, ts[k], schedule)
         if k == n - 1:
             x = x0
         else:
@@ -125,7 +110,7 @@ def sample_ancestral(
             c0 = a_s**0.5 * (1.0 - keep) / (1.0 - a_t)
             ct = keep**0.5 * (1.0 - a_s) / (1.0 - a_t)
             var = (1.0 - a_s) / (1.0 - a_t) * (1.0 - keep)
-            x = c0 * x0 + ct * x + var**0.5 * _randn_like(x, generator)
+            x = c0 * x0 + ct * x + var**0.5 * randn_like(x, generator)
         if callback is not None:
             callback(k, n, x)
     return x
@@ -146,12 +131,12 @@ def sample_ddim(
 
     sigma = eta sqrt((1 - a_s)/(1 - a_t)) sqrt(1 - a_t/a_s) from t to the next s.
     """
-    ts, ab = _grid(timesteps, schedule)
+    ts, ab = checked_grid(timesteps, schedule)
     n = len(ts)
     x = x_T
     for k in range(n):
         a_t = float(ab[k])
-        x0 = _x0_hat(model_fn, x, ts[k], schedule)
+        x0 = x0_hat(model_fn, x, ts[k], schedule)
         if k == n - 1:
             x = x0
         else:
@@ -160,7 +145,7 @@ def sample_ddim(
             sig = eta * ((1 - a_next) / (1 - a_t) * (1 - a_t / a_next)) ** 0.5
             x = a_next**0.5 * x0 + max(1 - a_next - sig**2, 0.0) ** 0.5 * eps
             if sig > 0:
-                x = x + sig * _randn_like(x, generator)
+                x = x + sig * randn_like(x, generator)
         if callback is not None:
             callback(k, n, x)
     return x
@@ -182,7 +167,7 @@ def sample_dpmpp(
     D_i = (1 + 1/(2r)) x0_i - 1/(2r) x0_{i-1}, r = h_{i-1}/h_i (first order at the first step).
     The last step goes to sigma = 0, i.e. returns the last data prediction.
     """
-    ts, ab = _grid(timesteps, schedule)
+    ts, ab = checked_grid(timesteps, schedule)
     n = len(ts)
     alpha, sigma = ab.sqrt(), (1 - ab).sqrt()
     lam = torch.log(alpha) - torch.log(sigma)
@@ -190,7 +175,7 @@ def sample_dpmpp(
     x0_prev: Tensor | None = None
     h_prev = 0.0
     for k in range(n):
-        x0 = _x0_hat(model_fn, x, ts[k], schedule)
+        x0 = x0_hat(model_fn, x, ts[k], schedule)
         if k == n - 1:
             x = x0
         else:
@@ -275,6 +260,11 @@ SAMPLERS: dict[str, SamplerSpec] = {
         SamplerSpec("ancestral", sample_ancestral, uses_steps=False),
         SamplerSpec("ddim", sample_ddim, accepts_eta=True, auto_spacing="uniform"),
         SamplerSpec("dpmpp", sample_dpmpp, auto_spacing="log_snr"),
+        # Third order: auto = uniform, their best grid at 10 and 15 steps on the Gaussian oracle
+        # (tests/diffusion/test_multistep.py); pending the demo-model quality table.
+        SamplerSpec("dpmpp3m", sample_dpmpp_3m, auto_spacing="uniform"),
+        SamplerSpec("unipc", sample_unipc_bh2, auto_spacing="uniform"),
+        SamplerSpec("unipc_bh1", sample_unipc_bh1, auto_spacing="uniform"),
     )
 }
 BEST_SPACING = {name: s.auto_spacing for name, s in SAMPLERS.items() if s.uses_steps}
@@ -282,7 +272,7 @@ BEST_SPACING = {name: s.auto_spacing for name, s in SAMPLERS.items() if s.uses_s
 
 
 def get_sampler(name: str) -> SamplerSpec:
-    """Sampler by name: ancestral | ddim | dpmpp."""
+    """Sampler by name: ancestral | ddim | dpmpp | dpmpp3m | unipc | unipc_bh1."""
     try:
         return SAMPLERS[name]
     except KeyError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Unpack, overload
@@ -31,6 +33,9 @@ from samuel_pl.lit import LitSamuel
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter vocals count as silent
 DEVICES = ("auto", "cpu", "cuda", "mps")
+STAGES = ("read", "encode", "sample", "decode", "write")
+"""The stages :attr:`Accompanist.stage_hook` reports (read and write: generate_file only)."""
+StageHook = Callable[[str, float], None]
 
 
 class SilentVocalsWarning(UserWarning):
@@ -98,6 +103,10 @@ class Accompanist:
         overlap: frames each window shares with the previous one (default ``window // 4``).
         crossfade: frames of the overlap blended with a raised cosine (default ``overlap // 2``).
     """
+
+    stage_hook: StageHook | None = None
+    """``hook(stage, seconds)`` after each of :data:`STAGES` (CUDA synchronised), for
+    benchmarks/generate_e2e.py; None (the default): nothing is timed."""
 
     def __init__(
         self,
@@ -170,6 +179,22 @@ class Accompanist:
         return len(plan.starts) * self.settings(**settings)["steps"]
 
     # ----- generation --------------------------------------------------------------------------
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        """Time the enclosed stage for :attr:`stage_hook`; nothing when it is None."""
+        hook = self.stage_hook
+        if hook is None:
+            yield
+            return
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.cuda.synchronize(self.device)
+        t0 = time.perf_counter()
+        yield
+        if cuda:
+            torch.cuda.synchronize(self.device)
+        hook(name, time.perf_counter() - t0)
+
     def _frames_needed(self, n_out: int) -> int:
         """Smallest T whose decoded length covers ``n_out`` samples."""
         t = max(1, self.codec.num_frames(n_out))
@@ -241,10 +266,11 @@ class Accompanist:
                 stacklevel=2,
             )
         n_out = round(audio.shape[-1] * self.sample_rate / sample_rate)
-        at_rate = resample(audio, int(sample_rate), self.sample_rate)[:, :n_out]  # (C, n_out)
-        frames = self._frames_needed(n_out)
-        plan = plan_windows(frames, self.window, self.overlap, self.crossfade)
-        cond = self.module.normalize(self._encode(at_rate, plan.total))  # (1, latent, total)
+        with self._stage("encode"):
+            at_rate = resample(audio, int(sample_rate), self.sample_rate)[:, :n_out]  # (C, n_out)
+            frames = self._frames_needed(n_out)
+            plan = plan_windows(frames, self.window, self.overlap, self.crossfade)
+            cond = self.module.normalize(self._encode(at_rate, plan.total))  # (1, latent, total)
 
         gen = torch.Generator().manual_seed(int(seed))
         dev_gen = None
@@ -252,27 +278,29 @@ class Accompanist:
             dev_gen = torch.Generator(self.device).manual_seed(int(seed) + 1)
         bar, own_bar = _progress(progress, len(plan.starts) * settings["steps"])
         try:
-            z = sample_windows(
-                self._guided(settings["cfg"]),
-                cond.float(),
-                plan,
-                self.module.schedule,
-                sampler=settings["sampler"],
-                steps=settings["steps"],
-                generator=gen,
-                noise_generator=dev_gen,
-                eta=self.cfg.sampling.eta,
-                spacing=settings["spacing"],
-                on_step=(lambda k, i: bar.update(1)) if bar is not None else None,
-            )
+            with self._stage("sample"):
+                z = sample_windows(
+                    self._guided(settings["cfg"]),
+                    cond.float(),
+                    plan,
+                    self.module.schedule,
+                    sampler=settings["sampler"],
+                    steps=settings["steps"],
+                    generator=gen,
+                    noise_generator=dev_gen,
+                    eta=self.cfg.sampling.eta,
+                    spacing=settings["spacing"],
+                    on_step=(lambda k, i: bar.update(1)) if bar is not None else None,
+                )
         finally:
             if own_bar and bar is not None:
                 bar.close()
         latent = z[..., : plan.frames]  # (1, latent, frames) normalised
-        wav = self.codec.decode(self.module.denormalize(latent)).float().cpu().numpy()[0]
-        if wav.shape[-1] < n_out:
-            wav = np.pad(wav, ((0, 0), (0, n_out - wav.shape[-1])))
-        wav = np.ascontiguousarray(wav[:, :n_out], dtype=np.float32)  # (C_out, n_out)
+        with self._stage("decode"):
+            wav = self.codec.decode(self.module.denormalize(latent)).float().cpu().numpy()[0]
+            if wav.shape[-1] < n_out:
+                wav = np.pad(wav, ((0, 0), (0, n_out - wav.shape[-1])))
+            wav = np.ascontiguousarray(wav[:, :n_out], dtype=np.float32)  # (C_out, n_out)
         if not return_latent:
             return wav
         return Generation(
@@ -307,7 +335,8 @@ class Accompanist:
         for p in (out_p, mix_path):
             if p is not None and Path(p).suffix.lower() not in AUDIO_EXTENSIONS:
                 raise AudioError(f"{p}: unsupported output extension (use .wav, .flac, .ogg)")
-        vocals, sr = read_audio(in_path, self.sample_rate, self.channels, limits)  # (C, N)
+        with self._stage("read"):
+            vocals, sr = read_audio(in_path, self.sample_rate, self.channels, limits)  # (C, N)
         res = self.generate(
             vocals,
             sr,
@@ -319,11 +348,12 @@ class Accompanist:
             progress=progress,
             return_latent=True,
         )
-        write_audio(out_p, safe_peak(res.audio), self.sample_rate)
-        if mix_path is not None:
-            voc = convert_channels(vocals, res.audio.shape[0])  # already at the codec rate
-            mixed = mix_tracks(voc[:, : res.audio.shape[-1]], res.audio)
-            write_audio(mix_path, mixed, self.sample_rate)
+        with self._stage("write"):
+            write_audio(out_p, safe_peak(res.audio), self.sample_rate)
+            if mix_path is not None:
+                voc = convert_channels(vocals, res.audio.shape[0])  # already at the codec rate
+                mixed = mix_tracks(voc[:, : res.audio.shape[-1]], res.audio)
+                write_audio(mix_path, mixed, self.sample_rate)
         return res
 
 

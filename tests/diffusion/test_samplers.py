@@ -229,7 +229,7 @@ def test_callback_and_registry() -> None:
         callback=lambda i, n, x: calls.append((i, n)),
     )
     assert calls == [(i, 7) for i in range(7)]
-    assert set(SAMPLERS) == {"ancestral", "ddim", "dpmpp"}
+    assert set(SAMPLERS) == {"ancestral", "ddim", "dpmpp", "dpmpp3m", "unipc", "unipc_bh1"}
     with pytest.raises(ValueError, match="dpmpp"):
         get_sampler("euler")
     with pytest.raises(ValueError, match="log_snr"):
@@ -266,7 +266,14 @@ def test_spacings_are_what_they_say() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "keyword"), [("dpmpp", "eta"), ("ancestral", "eta"), ("ddim", "etta")]
+    ("name", "keyword"),
+    [
+        ("dpmpp", "eta"),
+        ("ancestral", "eta"),
+        ("ddim", "etta"),
+        ("dpmpp3m", "eta"),
+        ("unipc", "eta"),
+    ],
 )
 def test_a_keyword_the_sampler_does_not_take_is_refused(name: str, keyword: str) -> None:
     """Unknown keywords are errors naming the sampler and the keyword, not silently dropped."""
@@ -285,6 +292,9 @@ def test_the_registry_says_what_the_settings_mean() -> None:
         "ancestral": {},
         "ddim": {"eta": 0.3},
         "dpmpp": {},
+        "dpmpp3m": {},
+        "unipc": {},
+        "unipc_bh1": {},
     }
     assert len(get_sampler("ancestral").timesteps(SCHED, 5, "karras")) == 800
     assert len(get_sampler("dpmpp").timesteps(SCHED, 5, "karras")) == 5

@@ -73,7 +73,7 @@ def test_decoding_gets_denormalised_latents(fresh: Accompanist) -> None:
     np.testing.assert_allclose(seen[0][0].numpy(), expect, atol=1e-5)
 
 
-@pytest.mark.parametrize("sampler", ["ddim", "dpmpp", "ancestral"])
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp", "dpmpp3m", "unipc", "ancestral"])
 def test_windows_inpaint_the_overlap_with_the_documented_crossfade(sampler: str) -> None:
     """Window 0's model says x0 = +1, window 1's says -1. The 8 shared frames must come out as
     m * (+1) + (1 - m) * (-1) with m = 1 on the first 4 and 0.5 (1 + cos(pi j / 5)), j = 1..4,
@@ -143,3 +143,25 @@ def test_the_spacing_reaches_the_sampler(
     torch.testing.assert_close(
         torch.tensor(probe.seen), sampling_timesteps(sched, 4, ddim_grid).float()
     )
+
+
+def test_stage_hook_times_each_stage_without_changing_the_output(
+    debug_ckpt: Path, tmp_path: Path
+) -> None:
+    """generate_file reports read, encode, sample, decode, write in that order (once each, in
+    seconds) when a stage hook is set, and writes the same audio as without one."""
+    import soundfile as sf
+    from gen_helpers import write_vocal
+
+    from samuel_pl.generation.accompanist import STAGES
+
+    acc = Accompanist.from_checkpoint(debug_ckpt, device="cpu")
+    src = write_vocal(tmp_path / "v.wav", LONG, 44100)
+    acc.generate_file(src, tmp_path / "plain.wav", sampler="dpmpp3m", steps=3)
+    seen: list[tuple[str, float]] = []
+    acc.stage_hook = lambda stage, seconds: seen.append((stage, seconds))
+    acc.generate_file(src, tmp_path / "timed.wav", sampler="dpmpp3m", steps=3)
+    assert [s for s, _ in seen] == list(STAGES) == ["read", "encode", "sample", "decode", "write"]
+    assert all(0.0 <= sec < 60.0 for _, sec in seen)
+    plain, timed = (sf.read(str(tmp_path / f"{n}.wav"))[0] for n in ("plain", "timed"))
+    np.testing.assert_array_equal(plain, timed)
