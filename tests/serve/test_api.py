@@ -35,7 +35,7 @@ def test_info_describes_model_and_limits(served: tuple[str, Any]) -> None:
     base, _ = served
     status, info = call_json(f"{base}/api/info")
     assert status == 200
-    assert info["samplers"] == ["ancestral", "ddim", "dpmpp"]
+    assert info["samplers"] == ["ancestral", "ddim", "dpmpp", "dpmpp3m", "unipc", "unipc_bh1"]
     grid = SamplingConfig().spacing  # the debug config leaves the schema's default spacing
     assert info["defaults"] == {"sampler": "ddim", "steps": 3, "cfg": 1.5, "spacing": grid}
     assert info["spacings"] == ["auto", "uniform", "log_snr", "karras"]

@@ -58,7 +58,9 @@ def test_upload_generate_play_and_download(
     seconds_in = 2.0
     vocal = write_vocal(tmp_path / "my take.wav", seconds_in, 44100)
     _open(browser, base)
-    assert _js(browser, "return [...document.querySelectorAll('#sampler option')].length") == 3
+    assert (
+        _js(browser, "return [...document.querySelectorAll('#sampler option')].length") == 6
+    )  # every registered sampler
     browser.find_element(By.ID, "file").send_keys(str(vocal))
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "generate").is_enabled())
     steps = browser.find_element(By.ID, "steps")
