@@ -29,14 +29,6 @@ from samuel_pl.diffusion.objective import training_loss  # noqa: E402
 BUCKETS = 4  # noise levels: t at the centres of 4 equal slices of the training steps
 
 
-def transpose(z: torch.Tensor, semitones: int, step: int, fill: float) -> torch.Tensor:
-    """Shift raw latents (B, C, T) up by ``semitones * step`` channels; vacated ones = fill."""
-    n = semitones * step
-    out = torch.full_like(z, fill)
-    out[:, n:] = z[:, :-n]
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", required=True, help="SAMUeL checkpoint")
@@ -45,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from samuel_pl.codecs.mel import LOG_FLOOR
-    from samuel_pl.data.datamodule import SamuelDataModule
+    from samuel_pl.data.datamodule import SamuelDataModule, shift_channels
     from samuel_pl.lit import LitSamuel
 
     lit = LitSamuel.from_checkpoint(args.ckpt).eval()
@@ -60,8 +52,9 @@ def main() -> None:
         if kind == "another song's vocal":
             return c.roll(1, 0)
         if kind.startswith("vocal +"):
-            raw = lit.denormalize(c)
-            return lit.normalize(transpose(raw, int(kind.split("+")[1].split()[0]), step, fill))
+            raw = lit.denormalize(c).numpy()  # (B, C, T)
+            semitones = int(kind.split("+")[1].split()[0])
+            return lit.normalize(torch.from_numpy(shift_channels(raw, semitones * step, fill)))
         return c
 
     kinds = ["true vocal", "another song's vocal", "no vocal (null)"]

@@ -22,6 +22,19 @@ def _crop(arr: np.ndarray, start: int, length: int, pad: np.ndarray) -> np.ndarr
     return out
 
 
+def shift_channels(z: np.ndarray, n: int, fill: float) -> np.ndarray:
+    """Raw latents (..., C, T) shifted up by ``n`` channels (down when negative): with a
+    log-frequency codec, a transposition. Vacated channels get ``fill``."""
+    if n == 0:
+        return z
+    out = np.full_like(z, fill)
+    if n > 0:
+        out[..., n:, :] = z[..., :-n, :]
+    else:
+        out[..., :n, :] = z[..., -n:, :]
+    return out
+
+
 class LatentCrops(Dataset):
     """Normalised latent crops; random (train) or evenly spaced (val/test).
 
@@ -103,15 +116,7 @@ class LatentCrops(Dataset):
 
     def _transpose(self, crop: np.ndarray, semitones: int) -> np.ndarray:
         """Shift a raw (C, T) crop by ``semitones * shift_step`` channels (up = higher bins)."""
-        n = semitones * self.shift_step
-        if n == 0:
-            return crop
-        out = np.full_like(crop, self.shift_fill)
-        if n > 0:
-            out[n:] = crop[:-n]
-        else:
-            out[:n] = crop[-n:]
-        return out
+        return shift_channels(crop, semitones * self.shift_step, self.shift_fill)
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
         i, start, k = self._locate(idx)

@@ -66,3 +66,18 @@ def test_pitch_shift_needs_a_log_codec() -> None:
         SamuelDataModule(cfg)._shift_args()
     cfg.codec.scale = "log"
     assert SamuelDataModule(cfg)._shift_args()["shift_bins"] == 2
+
+
+def test_shift_channels_moves_the_channel_axis_of_a_batch() -> None:
+    """The probe (benchmarks/vocal_sensitivity.py) transposes (B, C, T) batches with the same
+    function the crops use: channels move, batch and time do not."""
+    from samuel_pl.data.datamodule import shift_channels
+
+    z = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # (B, C, T)
+    up = shift_channels(z, 1, -9.0)
+    assert (up[:, 0] == -9.0).all()
+    np.testing.assert_array_equal(up[:, 1:], z[:, :3])
+    down = shift_channels(z, -2, -9.0)
+    np.testing.assert_array_equal(down[:, :2], z[:, 2:])
+    assert (down[:, 2:] == -9.0).all()
+    assert shift_channels(z, 0, -9.0) is z
