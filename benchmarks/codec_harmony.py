@@ -6,6 +6,9 @@ Writes ``results/codec_harmony.{json,md}``.
 
     python benchmarks/codec_harmony.py                  # 8 test songs of the 160-song render, 25 s
     python benchmarks/codec_harmony.py --songs 17 --seconds 20
+    python benchmarks/codec_harmony.py --gl-iters 8 16 32 48   # the log codec's Griffin-Lim:
+        # decode seconds, MR-STFT distance to the real audio and harmony per iteration count
+        # -> results/codec_harmony_gl.{json,md}
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,9 @@ def main() -> None:
     p.add_argument("--demo-songs", type=int, default=160, help="render size (prefix-stable)")
     p.add_argument("--songs", type=int, default=8, help="test songs scored")
     p.add_argument("--seconds", type=float, default=25.0, help="clip length")
+    p.add_argument(
+        "--gl-iters", type=int, nargs="+", help="study the log codec's Griffin-Lim iterations"
+    )
     args = p.parse_args()
 
     import torch
@@ -61,7 +68,20 @@ def main() -> None:
     )
     vocals, accs = load_clips(suite)
     scores: dict[str, list[dict[str, float]]] = {"real accompaniment": []}
-    codecs = {name: MelCodec(**kw) for name, kw in CODECS.items()}
+    from samuel_pl.nn.stft_loss import MRSTFTDistance
+
+    log = next(kw for name, kw in CODECS.items() if name.startswith("log, 64"))
+    studied = (
+        {
+            f"log codec, Griffin-Lim {n} iterations": {**log, "griffin_lim_iters": n}
+            for n in args.gl_iters
+        }
+        if args.gl_iters
+        else CODECS
+    )
+    codecs = {name: MelCodec(**kw) for name, kw in studied.items()}
+    distance = MRSTFTDistance()
+    seconds: dict[str, list[float]] = {name: [] for name in codecs}
     scores.update({name: [] for name in codecs})
     for song, vocal in vocals.items():
         v, a = vocal[0], accs[song][0]  # (N,)
@@ -69,19 +89,30 @@ def main() -> None:
         scores["real accompaniment"].append(harmonic_fit(v, a, SR, va))
         for name, codec in codecs.items():
             z = codec.encode(torch.from_numpy(a)[None, None], SR)  # (1, C, T)
+            t0 = time.perf_counter()
             y = codec.decode(z)[0, 0].numpy()  # (N',)
-            scores[name].append(harmonic_fit(v, y, SR, va))
+            seconds[name].append(time.perf_counter() - t0)
+            n = min(len(y), len(a))
+            mr = float(
+                distance(torch.from_numpy(y[:n])[None, None], torch.from_numpy(a[:n])[None, None])[
+                    0
+                ]
+            )
+            scores[name].append({**harmonic_fit(v, y, SR, va), "mrstft": mr})
         print(f"{song}: done", file=sys.stderr)
 
     rows = []
     for name, per_song in scores.items():
         row: dict[str, Any] = {"audio": name}
-        for key in ("consonance_share", "consonance_gain", "consonance_share_no_unison"):
-            vals = [s[key] for s in per_song]
-            row[key] = f"{statistics.mean(vals):.3f} +- {statistics.stdev(vals):.3f}"
+        for key in ("consonance_share", "consonance_gain", "consonance_share_no_unison", "mrstft"):
+            vals = [s[key] for s in per_song if key in s]
+            if vals:
+                row[key] = f"{statistics.mean(vals):.3f} +- {statistics.stdev(vals):.3f}"
+        if name in seconds:
+            row["decode_rtf"] = round(sum(seconds[name]) / (len(seconds[name]) * args.seconds), 4)
         rows.append(row)
     meta = {"songs": len(vocals), "clip_seconds": args.seconds, "render": args.demo_songs}
-    print(write_results("codec_harmony", rows, meta))
+    print(write_results("codec_harmony_gl" if args.gl_iters else "codec_harmony", rows, meta))
 
 
 if __name__ == "__main__":
