@@ -31,10 +31,25 @@ BUCKETS = 4  # noise levels: t at the centres of 4 equal slices of the training 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ckpt", required=True, help="SAMUeL checkpoint")
+    ap.add_argument(
+        "--ckpt",
+        default="auto",
+        help="SAMUeL checkpoint (auto: the newest runs/demo-long-*/checkpoints/last.ckpt; "
+        "without one nothing is written)",
+    )
     ap.add_argument("--batches", type=int, default=6, help="validation batches to score")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.ckpt == "auto":
+        runs = HERE.parent / "runs"
+        found = sorted(
+            runs.glob("demo-long-*/checkpoints/last.ckpt"), key=lambda f: f.stat().st_mtime
+        )
+        if not found:
+            hint = "python -m samuel_pl.fit --config experiments/demo_long.yaml"
+            print(f"no runs/demo-long-*/checkpoints/last.ckpt: train one with `{hint}`; no output")
+            return
+        args.ckpt = str(found[-1])
 
     from samuel_pl.codecs.mel import LOG_FLOOR
     from samuel_pl.data.datamodule import SamuelDataModule, shift_channels
