@@ -81,21 +81,6 @@ def _parent(client: Any, exp_id: str, spec: SweepConfig, path: Path) -> str:
 
 
 @contextmanager
-def _thread_env(threads: int) -> Iterator[None]:
-    """Thread-count variables for processes started inside the block."""
-    saved = {k: os.environ.get(k) for k in THREAD_VARS}
-    os.environ.update({k: str(threads) for k in THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextmanager
 def stop_on_sigterm() -> Iterator[None]:
     """SIGTERM (``kill``, a scheduler's preemption, ``docker stop``) stops the whole sweep as
     Ctrl-C does, instead of failing the current trial and starting the next: the handler raises
@@ -174,6 +159,8 @@ class _Runner:
 
     def _spawned(self, trials: list[Trial]) -> list[Outcome]:
         ctx = mp.get_context("spawn")
+        from samuel_pl.training.run import temporary_env  # not at import: keeps --help light
+
         queue, outcomes = list(trials), []
         running: dict[Any, tuple[Any, Trial, Any]] = {}
         try:
@@ -183,7 +170,7 @@ class _Runner:
                     recv, send = ctx.Pipe(duplex=False)
                     args = (self.spec, t, self.parent, str(self.out), self.threads, send)
                     p = ctx.Process(target=_worker, args=args, name=f"trial-{t.slug}")
-                    with _thread_env(self.threads):
+                    with temporary_env({k: str(self.threads) for k in THREAD_VARS}):
                         p.start()
                     send.close()
                     running[p.sentinel] = (p, t, recv)

@@ -147,31 +147,18 @@ def run_trial(spec: SweepConfig, trial: Trial, parent_id: str, out: Path) -> Out
         # exception: an interrupted trial stops the sweep instead of counting as failed.
         if STOP.is_set() or isinstance(exc.__context__, KeyboardInterrupt):
             raise KeyboardInterrupt(f"{trial.slug}: interrupted") from exc
-        return _failed(spec, trial, parent_id, run_dir, exc, stamp, t0)
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        try:
+            run_id = _record_failure(spec, trial, parent_id, run_dir, exc, stamp)
+        except Exception as log_exc:  # noqa: BLE001
+            run_id, error = "", f"{error} (and recording it failed: {log_exc})"
+        return Outcome(trial.key, trial.slug, "failed", run_id, time.time() - t0, error)
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, sigint)  # Lightning ignores Ctrl-C after catching one
     if STOP.is_set():
         raise KeyboardInterrupt(f"{trial.slug}: interrupted")
     return outcome
-
-
-def _failed(
-    spec: SweepConfig,
-    trial: Trial,
-    parent_id: str,
-    run_dir: Path,
-    exc: BaseException,
-    stamp: int | None,
-    t0: float,
-) -> Outcome:
-    """Record a failed trial (its MLflow run and error) and return its outcome."""
-    error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-    try:
-        run_id = _record_failure(spec, trial, parent_id, run_dir, exc, stamp)
-    except Exception as log_exc:  # noqa: BLE001
-        run_id, error = "", f"{error} (and recording it failed: {log_exc})"
-    return Outcome(trial.key, trial.slug, "failed", run_id, time.time() - t0, error)
 
 
 def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) -> Outcome:
@@ -183,8 +170,6 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
     cfg = trial_config(spec, trial, out)
     run_dir = Path(cfg.run.dir)
     summary = fit(cfg)
-    if summary.get("interrupted"):  # Lightning swallows Ctrl-C / SIGTERM: stop the sweep
-        raise KeyboardInterrupt(f"{trial.slug}: training interrupted")
     run_id = summary.get("mlflow_run_id")
     if not run_id or not summary.get("checkpoint"):
         raise RuntimeError("fit produced no MLflow run or no checkpoint")

@@ -8,7 +8,6 @@ checkpoint) in ``SAMUEL_RUN_DIR`` / ``SAMUEL_RESUME_CKPT``.
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from pathlib import Path
@@ -30,6 +29,7 @@ from samuel_pl.training.run import (
     prepare_run_dir,
     run_logger,
     shared_run,
+    temporary_env,
 )
 from samuel_pl.training.summary import MetricHistory, build_summary, finish_run
 from samuel_pl.training.trainer import (
@@ -135,17 +135,9 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     if ckpt_path and rank_zero:
         print(f"resuming from {ckpt_path}")
     shared = {RUN_DIR_ENV: str(run_dir.resolve()), RESUME_ENV: ckpt_path or ""}
-    saved = {k: os.environ.get(k) for k in shared}
-    if rank_zero and trainer.world_size > 1:
-        os.environ.update(shared)  # inherited by the processes Lightning launches
-    try:
+    # inherited by the processes Lightning launches
+    with temporary_env(shared if rank_zero and trainer.world_size > 1 else {}):
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return _finish(cfg, trainer, logger, run_dir, history, samples, t0)
 
 

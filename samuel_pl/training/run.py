@@ -10,6 +10,8 @@ only global rank zero writes files.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,22 @@ from samuel_pl.training.checkpoint_io import remove_stale_temps
 RUN_DIR_ENV = "SAMUEL_RUN_DIR"
 RESUME_ENV = "SAMUEL_RESUME_CKPT"
 _RANK_KEYS = ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK")
+
+
+@contextmanager
+def temporary_env(values: dict[str, str]) -> Iterator[None]:
+    """Environment variables set for the block (and the processes started in it), then
+    restored: unset again where they were unset before."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _latest_run_dir(name: str, root: Path = Path("runs")) -> Path | None:
