@@ -144,6 +144,7 @@ def load_torch_file(
 
 _TASK_USE = {
     "vae": "this is an audio VAE checkpoint; use it as codec.path={path} (codec.type=vae)",
+    "vocoder": "this is a vocoder checkpoint; use it as codec.vocoder={path} (codec.type=mel)",
     "diffusion": "this is a SAMUeL checkpoint; use it as --ckpt of generate/evaluate/serve",
 }
 
@@ -157,7 +158,7 @@ def checkpoint_task(ckpt: Any) -> str:
 
 
 def load_checkpoint(path: str | Path, task: str, *, map_location: Any = "cpu") -> dict[str, Any]:
-    """A Lightning checkpoint saved by a ``task`` run (diffusion | vae), weights-only.
+    """A Lightning checkpoint saved by a ``task`` run (diffusion | vae | vocoder), weights-only.
 
     Raises SamuelError (one line) when it is no such checkpoint: not a torch file, no
     ``state_dict``, or the checkpoint of the other task (saying where that one goes).

@@ -38,7 +38,17 @@ def build_generators(
             if not ckpt:
                 raise SamuelError("the samuel generator needs a checkpoint: pass --ckpt CKPT")
             out.append(
-                SamuelGenerator(ckpt, g.sampler, g.steps, g.cfg, seed, g.name, spacing=g.spacing)
+                SamuelGenerator(
+                    ckpt,
+                    g.sampler,
+                    g.steps,
+                    g.cfg,
+                    seed,
+                    g.name,
+                    spacing=g.spacing,
+                    window=g.window,
+                    vocoder=g.vocoder,
+                )
             )
         elif g.type == "ground_truth":
             out.append(GroundTruth(references, g.name))

@@ -11,7 +11,8 @@ from samuel_pl.baselines.base import fit_length
 
 class SamuelGenerator:
     """SAMUeL accompaniment with a given sampler, step count, guidance scale and step spacing
-    (``spacing`` '': the checkpoint's ``sampling.spacing``)."""
+    (``spacing`` '': the checkpoint's ``sampling.spacing``), window (0: the default) and decoder
+    (``vocoder`` '': the checkpoint's; ``none``: Griffin-Lim)."""
 
     def __init__(
         self,
@@ -22,21 +23,31 @@ class SamuelGenerator:
         seed: int = 0,
         name: str = "",
         spacing: str = "",
+        window: int = 0,
+        vocoder: str = "",
     ) -> None:
         from samuel_pl.diffusion import get_sampler
         from samuel_pl.generation import Accompanist
         from samuel_pl.metrics import count_parameters
 
         self.ckpt = Path(ckpt)
-        self.accompanist = Accompanist.from_checkpoint(ckpt)
+        self.accompanist = Accompanist.from_checkpoint(
+            ckpt, window=window or None, vocoder=vocoder or None
+        )
         self.sampler, self.steps, self.cfg, self.seed = sampler, steps, cfg, seed
         self.spacing = spacing or self.accompanist.cfg.sampling.spacing
         self.parameters = count_parameters(self.accompanist.module.model)
         spec = get_sampler(sampler)
         grid = f"-{spec.spacing(self.spacing)}" if spec.uses_steps else ""
-        self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}"
+        extra = (f"-w{window}" if window else "") + ("-voc" if vocoder not in ("", "none") else "")
+        self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}{extra}"
         stat = self.ckpt.stat()
-        settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}"
+        settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}:w{self.accompanist.window}"
+        if vocoder not in ("", "none"):
+            vstat = Path(vocoder).stat()
+            settings += f":{Path(vocoder).resolve()}:{vstat.st_size}:{vstat.st_mtime_ns}"
+        elif vocoder == "none":
+            settings += ":griffin-lim"
         weights = f"{self.ckpt.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
         self.cache_key = f"{self.name}:{settings}:{weights}"
 

@@ -48,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=None, help="frames shared by windows")
     parser.add_argument("--crossfade", type=int, default=None, help="blended overlap frames")
     parser.add_argument(
+        "--vocoder",
+        default=None,
+        help="task: vocoder checkpoint the mel codec decodes with instead of Griffin-Lim "
+        "(none: Griffin-Lim; default: the checkpoint's codec.vocoder)",
+    )
+    parser.add_argument(
         "--max-seconds",
         type=float,
         default=3600.0,
@@ -102,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
     for folder in sorted({j.out.parent for j in todo} | {j.mix.parent for j in todo if j.mix}):
         ensure_writable_dir(folder)
     acc = Accompanist.from_checkpoint(
-        args.ckpt, args.device, window=args.window, overlap=args.overlap, crossfade=args.crossfade
+        args.ckpt,
+        args.device,
+        window=args.window,
+        overlap=args.overlap,
+        crossfade=args.crossfade,
+        vocoder=args.vocoder,
     )
     limits = DecodeLimits(max_seconds=args.max_seconds, hint="raise it with --max-seconds")
     gen_s = audio_s = 0.0

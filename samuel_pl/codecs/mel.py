@@ -17,11 +17,12 @@ Conventions (documented, tested):
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from samuel_pl.codecs.base import LatentCodec
 from samuel_pl.config.schema import CodecConfig
@@ -157,9 +158,13 @@ class MelCodec(LatentCodec):
         gram = basis.astype(np.float64) @ basis.T.astype(np.float64)  # (M, M)
         self.nnls_step = 1.0 / float(np.linalg.eigvalsh(gram).max())  # 1 / ||basis||_2^2
         pinv = np.linalg.pinv(basis.astype(np.float64)).astype(np.float32)  # (F, M)
+        self.mel_basis: Tensor
+        self.mel_pinv: Tensor
+        self.window: Tensor
         self.register_buffer("mel_basis", torch.from_numpy(basis), persistent=False)
         self.register_buffer("mel_pinv", torch.from_numpy(pinv), persistent=False)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)  # (n_fft,)
+        self.vocoder: nn.Module | None = None
 
     @classmethod
     def from_config(cls, cfg: CodecConfig) -> MelCodec:
@@ -174,7 +179,18 @@ class MelCodec(LatentCodec):
             griffin_lim_iters=cfg.griffin_lim_iters,
             scale=cfg.scale,
             bins_per_octave=cfg.bins_per_octave,
-        )
+        ).with_vocoder(cfg.vocoder)
+
+    def with_vocoder(self, path: str | Path | None) -> MelCodec:
+        """Decode with the ``task: vocoder`` checkpoint ``path`` from now on (None or "": with
+        Griffin-Lim); refused when it was trained on another codec. Returns self."""
+        if path:
+            from samuel_pl.codecs.vocoder import load_vocoder
+
+            self.vocoder = load_vocoder(path, self.latent_fields()).to(self.window.device)
+        else:
+            self.vocoder = None
+        return self
 
     # -- protocol properties -------------------------------------------------------------------
     @property
@@ -283,8 +299,11 @@ class MelCodec(LatentCodec):
 
     @torch.no_grad()
     def decode(self, latent: Tensor, n_iter: int | None = None) -> Tensor:
-        """Log-mel (B, n_mels, T) -> mono audio (B, 1, (T - 1) * hop_length)."""
+        """Log-mel (B, n_mels, T) -> mono audio (B, 1, (T - 1) * hop_length): by the vocoder
+        when one is set and ``n_iter`` is None, else by ``n_iter`` Griffin-Lim iterations."""
         if latent.dim() != 3 or latent.shape[1] != self._n_mels:
             raise ValueError(f"decode expects (B, {self._n_mels}, T), got {tuple(latent.shape)}")
+        if self.vocoder is not None and n_iter is None:
+            return self.vocoder(latent.float())  # (B, 1, N)
         mag = self.mel_to_magnitude(latent)  # (B, F, T)
         return self.griffin_lim(mag, n_iter).unsqueeze(1)  # (B, 1, N)

@@ -16,6 +16,7 @@ from samuel_pl.config.schema import (
 )
 from samuel_pl.config.vae import VAEConfig
 from samuel_pl.config.validate import validate
+from samuel_pl.config.vocoder import VocoderConfig
 
 __all__ = [
     "CallbackConfig",
@@ -31,6 +32,7 @@ __all__ = [
     "TrackingConfig",
     "TrainerConfig",
     "VAEConfig",
+    "VocoderConfig",
     "load_config",
     "to_dict",
     "to_yaml",

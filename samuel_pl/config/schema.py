@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from samuel_pl.config.vae import VAEConfig
+from samuel_pl.config.vocoder import VocoderConfig
 
 
 @dataclass
@@ -105,6 +106,8 @@ class CodecConfig:
     """stable_audio / vae: latent frames shared by neighbouring windows; the crossfade spans the
     middle half, so each window keeps chunk_overlap / 4 frames of margin (the Stable Audio
     decoder's receptive field is about 10 frames, so 64 makes chunking exact)."""
+    vocoder: str = ""
+    """mel only: a ``task: vocoder`` checkpoint that decodes instead of Griffin-Lim ("": none)."""
 
 
 @dataclass
@@ -268,6 +271,13 @@ class FitConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     callbacks: CallbackConfig = field(default_factory=CallbackConfig)
     task: str = "diffusion"
-    """What ``fit`` trains: diffusion (SAMUeL on codec latents) | vae (the audio VAE codec)."""
+    """What ``fit`` trains: diffusion (SAMUeL on codec latents) | vae (the audio VAE codec) |
+    vocoder (the mel codec's neural decoder)."""
     vae: VAEConfig = field(default_factory=VAEConfig)
     """The audio VAE (used when ``task`` is vae)."""
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    """The mel codec's vocoder (used when ``task`` is vocoder)."""
+
+    def audio_train(self) -> VAEConfig | VocoderConfig:
+        """The section of the waveform network this config trains (``vae`` or ``vocoder``)."""
+        return self.vocoder if self.task == "vocoder" else self.vae

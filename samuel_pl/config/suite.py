@@ -25,6 +25,11 @@ class GeneratorConfig:
     spacing: str = ""
     """samuel: step grid, auto | uniform | log_snr | karras ('': the checkpoint's
     sampling.spacing)."""
+    window: int = 0
+    """samuel: latent frames per generation window (0: the generate command's default)."""
+    vocoder: str = ""
+    """samuel: a ``task: vocoder`` checkpoint the mel codec decodes with ('': the checkpoint's
+    codec.vocoder; none: Griffin-Lim)."""
     path: str = ""
     """folder: a folder with one ``<song_id>.<ext>`` accompaniment per test song;
     musicgen: a local Hugging Face MusicGen-melody folder (default ``models/musicgen-melody``)."""

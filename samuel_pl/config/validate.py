@@ -18,6 +18,7 @@ from typing import Any
 from samuel_pl.config import schema
 from samuel_pl.config.suite import GeneratorConfig, SuiteConfig
 from samuel_pl.config.vae import VAEConfig
+from samuel_pl.config.vocoder import VocoderConfig
 from samuel_pl.errors import SamuelError
 
 
@@ -110,8 +111,22 @@ STEPS_OR_OFF = number(1, also=(-1,))
 SAMPLER_NAMES = _lazy("samuel_pl.diffusion.samplers", "SAMPLERS")
 SPACING_NAMES = _lazy("samuel_pl.diffusion.samplers", "SPACING_CHOICES")
 
+AUDIO_TRAIN: dict[str, Check] = {  # the fields VAEConfig and VocoderConfig share
+    "stems": each(one_of("vocals", "accompaniment")),
+    "min_crop_rms": NONNEG,
+    "stft_weight": NONNEG,
+    "stft_fft_sizes": each(number(2)),
+    "waveform_l1_weight": NONNEG,
+    "disc_channels": POS,
+    "adversarial_weight": NONNEG,
+    "feature_weight": NONNEG,
+    "disc_start_step": NONNEG,
+    "disc_lr_ratio": number(0, lo_open=True),
+    "sample_seconds": number(0, lo_open=True),
+}
+
 RULES: dict[type, dict[str, Check]] = {
-    schema.FitConfig: {"task": one_of("diffusion", "vae")},
+    schema.FitConfig: {"task": one_of("diffusion", "vae", "vocoder")},
     schema.RunConfig: {"name": nonempty},
     schema.DataConfig: {
         "source": one_of(*DATA_SOURCES),
@@ -205,19 +220,17 @@ RULES: dict[type, dict[str, Check]] = {
         "latent_dim": POS,
         "dilations": each(POS),
         "istft_hop": NONNEG,
-        "stems": each(one_of("vocals", "accompaniment")),
-        "min_crop_rms": NONNEG,
-        "stft_weight": NONNEG,
-        "stft_fft_sizes": each(number(2)),
-        "waveform_l1_weight": NONNEG,
         "kl_weight": NONNEG,
         "kl_warmup_steps": NONNEG,
-        "disc_channels": POS,
-        "adversarial_weight": NONNEG,
-        "feature_weight": NONNEG,
-        "disc_start_step": NONNEG,
-        "disc_lr_ratio": number(0, lo_open=True),
-        "sample_seconds": number(0, lo_open=True),
+        **AUDIO_TRAIN,
+    },
+    VocoderConfig: {
+        "dim": POS,
+        "intermediate": POS,
+        "layers": POS,
+        "kernel": lambda v: None if int(v) >= 1 and int(v) % 2 else "an odd number >= 1",
+        "n_fft_mult": one_of(1, 2, 4),
+        **AUDIO_TRAIN,
     },
     SuiteConfig: {
         "split": one_of("train", "val", "test"),

@@ -1,4 +1,4 @@
-"""Audio crops for training the audio VAE (``task: vae``).
+"""Audio crops for training the waveform networks (``task: vae`` | ``vocoder``).
 
 The stems of every song are read once (soundfile), resampled (soxr) to ``data.sample_rate`` with
 ``data.channels`` channels and stored as float32 ``.npy`` files, then read memory-mapped::
@@ -149,10 +149,10 @@ class AudioCrops(Dataset):
 
 
 class AudioDataModule(pl.LightningDataModule):
-    """Train / val crops of ``vae.stems`` for the audio VAE.
+    """Train / val crops of the ``stems`` of ``vae`` or ``vocoder`` (the task's section).
 
     Args:
-        config: the full config (data, vae.stems and seed are used).
+        config: the full config (data, the task section's stems and seed are used).
         segment: samples per crop (``data.crop_frames`` x the VAE's hop).
     """
 
@@ -172,9 +172,12 @@ class AudioDataModule(pl.LightningDataModule):
         if self.path is None:
             self.prepare_data()
         assert self.path is not None
-        stems = [s for s in self.config.vae.stems if s in STEMS]
+        section = self.config.audio_train()
+        stems = [s for s in section.stems if s in STEMS]
         if not stems:
-            raise DataError(f"vae.stems={self.config.vae.stems}: use vocals and/or accompaniment")
+            raise DataError(
+                f"{self.config.task}.stems={section.stems}: use vocals and/or accompaniment"
+            )
         return [
             (s["id"], stem, np.load(self.path / s["files"][stem], mmap_mode="r"))
             for s in self.manifest["songs"]
@@ -183,7 +186,7 @@ class AudioDataModule(pl.LightningDataModule):
         ]
 
     def setup(self, stage: str | None = None) -> None:
-        d, v = self.config.data, self.config.vae
+        d, v = self.config.data, self.config.audio_train()
         if self.train_set is None:
             self.train_set = AudioCrops(
                 self.tracks("train"),

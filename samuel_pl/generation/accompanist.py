@@ -25,6 +25,7 @@ from samuel_pl.audio import (
     write_audio,
 )
 from samuel_pl.codecs import build_codec
+from samuel_pl.codecs.mel import MelCodec
 from samuel_pl.diffusion import CFGDenoiser, sampler_timesteps
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
@@ -102,6 +103,8 @@ class Accompanist:
             time stride).
         overlap: frames each window shares with the previous one (default ``window // 4``).
         crossfade: frames of the overlap blended with a raised cosine (default ``overlap // 2``).
+        vocoder: a ``task: vocoder`` checkpoint the mel codec decodes with ("" or "none":
+            Griffin-Lim; default: the checkpoint config's ``codec.vocoder``).
     """
 
     stage_hook: StageHook | None = None
@@ -116,11 +119,17 @@ class Accompanist:
         window: int | None = None,
         overlap: int | None = None,
         crossfade: int | None = None,
+        vocoder: str | Path | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.module = module.to(self.device).eval()
         self.cfg = module.cfg
-        self.codec = build_codec(self.cfg.codec).to(self.device).eval()
+        self.codec = build_codec(self.cfg.codec)
+        if vocoder is not None:
+            if not isinstance(self.codec, MelCodec):
+                raise SamuelError(f"a vocoder decodes the mel codec, not {self.cfg.codec.type}")
+            self.codec.with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
+        self.codec = self.codec.to(self.device).eval()
         mult = int(module.model.time_multiple)
         w = int(self.cfg.data.crop_frames if window is None else window)
         if w < 1:

@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from samuel_pl.nn.istft import ISTFTHead
+
 INIT_SCALE_BIAS = -4.0  # initial bias of the posterior's scale channels
 
 
@@ -203,44 +205,6 @@ class OobleckDecoder(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         h = self.act(self.blocks(self.conv_in(z)))
         return self.head(h) if self.head is not None else self.conv_out(h)
-
-
-class ISTFTHead(nn.Module):
-    """Frames (B, C, F) -> audio (B, audio_channels, F * hop) by an inverse STFT.
-
-    A Conv(k=7) predicts, per audio channel and frame, ``n_fft / 2 + 1`` log-magnitudes (capped
-    at 6, biased to start at -5) and phases; n_fft = 4 * hop, Hann window, centred frames.
-    """
-
-    MAX_LOG_MAG = 6.0
-    INIT_LOG_MAG = -5.0  # start quiet: an untrained head would otherwise emit loud white noise
-
-    def __init__(self, channels: int, audio_channels: int, hop: int, wn: bool) -> None:
-        super().__init__()
-        self.hop, self.n_fft, self.audio_channels = hop, 4 * hop, audio_channels
-        self.bins = self.n_fft // 2 + 1
-        self.conv = _conv(channels, 2 * audio_channels * self.bins, 7, wn, padding=3)
-        bias = self.conv.bias
-        if isinstance(bias, Tensor):
-            with torch.no_grad():  # channels (c, 0, bin) are log-magnitudes
-                bias.view(audio_channels, 2, self.bins)[:, 0].fill_(self.INIT_LOG_MAG)
-        self.window: Tensor
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
-
-    def forward(self, h: Tensor) -> Tensor:
-        b, _, frames = h.shape
-        out = self.conv(h).float().reshape(b * self.audio_channels, 2, self.bins, frames)
-        mag = out[:, 0].clamp(max=self.MAX_LOG_MAG).exp()
-        spec = torch.polar(mag, out[:, 1])  # (B * C, bins, F) complex
-        audio = torch.istft(
-            spec,
-            self.n_fft,
-            hop_length=self.hop,
-            window=self.window.float(),
-            center=True,
-            length=frames * self.hop,
-        )
-        return audio.reshape(b, self.audio_channels, -1).to(h.dtype)
 
 
 def posterior(params: Tensor) -> tuple[Tensor, Tensor]:

@@ -67,10 +67,10 @@ def _check(cfg: FitConfig, codec: Any) -> None:
 def fit(cfg: FitConfig) -> dict[str, Any]:
     """Train SAMUeL as configured; return the run summary (also written to summary.json)."""
     validate(cfg)  # configs built in code too: every value checked before anything is created
-    if cfg.task == "vae":  # the audio VAE codec (experiments/vae/*.yaml)
-        from samuel_pl.training.fit_vae import fit_vae
+    if cfg.task in ("vae", "vocoder"):  # experiments/vae/*.yaml, experiments/vocoder/*.yaml
+        from samuel_pl.training.fit_audio import fit_audio
 
-        return fit_vae(cfg)
+        return fit_audio(cfg)
     t0 = time.time()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     codec = build_codec(cfg.codec)

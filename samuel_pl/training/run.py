@@ -1,7 +1,7 @@
 """Run folder, resume and the MLflow logger shared by every training job.
 
 Both jobs (diffusion: :mod:`samuel_pl.training.fit`, audio VAE:
-:mod:`samuel_pl.training.fit_vae`) follow the same conventions: ``runs/<name>-<timestamp>/``
+:mod:`samuel_pl.training.fit_audio`) follow the same conventions: ``runs/<name>-<timestamp>/``
 with config.yaml, checkpoints/ (atomic writes, stale temporaries removed), mlflow_run.json and
 summary.json; ``resume=auto`` continues the newest run of the same name in the same MLflow run;
 only global rank zero writes files.

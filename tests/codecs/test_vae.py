@@ -20,46 +20,23 @@ from samuel_pl.codecs.vae import _identity, architecture
 from samuel_pl.config import CodecConfig, ConfigError, VAEConfig, load_config
 from samuel_pl.errors import SamuelError
 from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, kl_to_standard_normal
+from tests.codecs.audio_songs import SR, fit_overrides, write_songs
 
 REPO = Path(__file__).resolve().parents[2]
 VAE_DEBUG = REPO / "experiments" / "vae" / "debug.yaml"
 DEBUG = REPO / "experiments" / "debug.yaml"
-SR = 22050
 
 
 @pytest.fixture(scope="module")
 def songs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three 3-second synthetic songs (folder source): root/<song>/{vocals,accompaniment}.wav."""
-    root = tmp_path_factory.mktemp("vae_songs")
-    t = np.arange(3 * SR) / SR
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        d = root / f"song{i}"
-        d.mkdir()
-        f0 = 220.0 * 2 ** (i / 12)
-        env = 0.5 + 0.5 * np.sin(2 * math.pi * 1.5 * t)
-        voc = 0.3 * env * np.sin(2 * math.pi * f0 * t) + 0.01 * rng.standard_normal(t.size)
-        acc = 0.2 * np.sin(2 * math.pi * f0 / 2 * t) + 0.1 * np.sin(2 * math.pi * 1.5 * f0 * t)
-        sf.write(d / "vocals.wav", voc.astype(np.float32), SR)
-        sf.write(d / "accompaniment.wav", acc.astype(np.float32), SR)
-    return root
-
-
-def _overrides(songs: Path, tmp: Path, name: str) -> list[str]:
-    return [
-        "data.source=folder",
-        f"data.root={songs}",
-        f"data.cache_dir={tmp / f'{name}_cache'}",
-        f"run.dir={tmp / name}",
-        "tracking.enabled=false",
-    ]
+    return write_songs(tmp_path_factory.mktemp("vae_songs"))
 
 
 @pytest.fixture(scope="module")
 def vae_ckpt(songs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The debug VAE trained for 2 batches through the fit CLI (``task: vae``)."""
     tmp = tmp_path_factory.mktemp("vae_fit")
-    args = ["fit", "--config", str(VAE_DEBUG), *_overrides(songs, tmp, "run")]
+    args = ["fit", "--config", str(VAE_DEBUG), *fit_overrides(songs, tmp, "run")]
     assert main([*args, "trainer.max_steps=2", "callbacks.num_sample_songs=0"]) == 0
     summary = json.loads((tmp / "run" / "summary.json").read_text())
     assert summary["task"] == "vae" and summary["global_step"] == 2
@@ -97,7 +74,7 @@ def test_istft_head_lengths_and_a_stride_product_check(audio_channels: int) -> N
 def test_istft_head_inverts_the_log_magnitude_and_phase_of_a_real_stft() -> None:
     """With an identity in place of its conv, the head must turn (log|X|, angle X) of a Hann
     STFT (n_fft = 4 hop, per audio channel, magnitudes first) back into the signal."""
-    from samuel_pl.nn.oobleck import ISTFTHead
+    from samuel_pl.nn.istft import ISTFTHead
 
     hop, frames = 16, 40
     head = ISTFTHead(channels=1, audio_channels=2, hop=hop, wn=False)
@@ -226,7 +203,7 @@ def test_lit_audio_vae_fast_dev_run(
     from samuel_pl.data.audio_crops import AudioDataModule
     from samuel_pl.lit.vae import LitAudioVAE
 
-    over = [*_overrides(songs, tmp_path, "run"), f"vae.discriminator={discriminator}"]
+    over = [*fit_overrides(songs, tmp_path, "run"), f"vae.discriminator={discriminator}"]
     over.append(f"vae.istft_hop={istft_hop}")
     cfg = load_config(VAE_DEBUG, over)
     module = LitAudioVAE(cfg)
@@ -252,7 +229,7 @@ def test_vae_checkpoint_is_the_codec_of_a_debug_diffusion_fit_and_generation(
 
     codec = build_codec(CodecConfig(type="vae", path=str(vae_ckpt)))
     assert (codec.latent_channels, codec.hop_length, codec.sample_rate) == (16, 64, SR)
-    args = ["fit", "--config", str(DEBUG), *_overrides(songs, tmp_path, "diff")]
+    args = ["fit", "--config", str(DEBUG), *fit_overrides(songs, tmp_path, "diff")]
     extra = ["codec.type=vae", f"codec.path={vae_ckpt}", "trainer.max_steps=2"]
     assert main([*args, *extra, "callbacks.sample_frames=32"]) == 0
     summary = json.loads((tmp_path / "diff" / "summary.json").read_text())

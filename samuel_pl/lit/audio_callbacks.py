@@ -1,4 +1,5 @@
-"""Reconstruction examples of the audio VAE: wav (original, reconstruction) + spectrogram PNG."""
+"""Reconstruction examples of the waveform networks (VAE, vocoder): wav files (original,
+rendition) + spectrogram PNG."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def log_spectrogram(audio: np.ndarray, n_fft: int = 1024) -> np.ndarray:
     return (20.0 * torch.log10(spec.abs().clamp_min(1e-5))).numpy()
 
 
-class VAEReconstructions(pl.Callback):
+class AudioReconstructions(pl.Callback):
     """Encode/decode fixed validation excerpts every ``every_n_epochs`` (0: only at fit end).
 
     Writes ``samples/<tag>/<song>_<stem>_{original,reconstruction}.wav`` and ``<song>_<stem>.png``
@@ -49,7 +50,7 @@ class VAEReconstructions(pl.Callback):
             return []
         dm = trainer.datamodule  # type: ignore[attr-defined]
         tracks = dm.tracks("val") or dm.tracks("train")
-        sr, hop = module.cfg.data.sample_rate, module.arch.hop_length
+        sr, hop = module.cfg.data.sample_rate, module.hop_length
         n = max(hop, int(self.seconds * sr) // hop * hop)
         folder, written = self.out_dir / "samples" / tag, []
         was_training = module.training

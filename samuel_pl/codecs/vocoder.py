@@ -1,0 +1,65 @@
+"""The mel codec's vocoder from a ``task: vocoder`` checkpoint, without Lightning.
+
+The checkpoint is read with ``weights_only=True``: the network's sizes come from its saved
+config (``hyper_parameters.config.vocoder``), the weights from its ``vocoder.*`` tensors. It is
+refused when the codec it was trained on differs from the one that would use it (another
+sample rate, hop, bins or filter spacing would feed it features it never saw).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from samuel_pl.config.vocoder import VocoderConfig
+from samuel_pl.errors import SamuelError
+from samuel_pl.nn.vocos import VocosVocoder
+from samuel_pl.safeload import load_checkpoint
+
+PREFIX = "vocoder."
+TRAIN_HINT = "train one with `python -m samuel_pl.fit --config experiments/vocoder/demo.yaml`"
+
+
+def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder:
+    """The vocoder of checkpoint ``path`` (eval mode) for a codec with ``latent_fields()`` equal
+    to ``codec_fields``; SamuelError naming the file and the first field that differs."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise SamuelError(f"codec.vocoder: checkpoint {p} not found ({TRAIN_HINT})")
+    ckpt = load_checkpoint(p, "vocoder")
+    config = ckpt["hyper_parameters"]["config"]
+    from samuel_pl.codecs.mel import MelCodec  # the codec it was trained on
+
+    trained = MelCodec(**_codec_kwargs(config.get("codec", {}))).latent_fields()
+    for key in sorted(set(trained) | set(codec_fields)):
+        if trained.get(key) != codec_fields.get(key):
+            raise SamuelError(
+                f"{p}: the vocoder was trained on codec {key}={trained.get(key)!r}, this codec has "
+                f"{key}={codec_fields.get(key)!r}; train one on this codec ({TRAIN_HINT})"
+            )
+    v = {**dataclasses.asdict(VocoderConfig()), **config.get("vocoder", {})}
+    hop = int(trained["hop_length"])
+    net = VocosVocoder(
+        int(trained["n_mels"]),
+        hop,
+        dim=int(v["dim"]),
+        intermediate=int(v["intermediate"]),
+        layers=int(v["layers"]),
+        kernel=int(v["kernel"]),
+        n_fft=int(v["n_fft_mult"]) * hop,
+    )
+    state = {k[len(PREFIX) :]: t for k, t in ckpt["state_dict"].items() if k.startswith(PREFIX)}
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise SamuelError(f"{p}: vocoder weights do not fit its saved sizes ({first})") from None
+    return net.eval()
+
+
+def _codec_kwargs(codec: dict[str, Any]) -> dict[str, Any]:
+    """MelCodec keyword arguments from a saved ``codec`` config section."""
+    keys = ("sample_rate", "n_mels", "n_fft", "hop_length", "f_min", "f_max", "scale",
+            "bins_per_octave")  # fmt: skip
+    return {k: codec[k] for k in keys if k in codec}

@@ -1,0 +1,131 @@
+"""The mel codec's vocoder (``task: vocoder``): network lengths, training through the fit CLI,
+the mel codec decoding with a saved checkpoint (a random-weights vocoder of the demo
+architecture's family, trained 2 batches here: no trained weights exist in tests), and the
+errors for a checkpoint that does not fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from samuel_pl.cli.main import main
+from samuel_pl.codecs import build_codec
+from samuel_pl.codecs.mel import MelCodec
+from samuel_pl.config import CodecConfig, ConfigError, load_config
+from samuel_pl.errors import SamuelError
+from samuel_pl.nn.vocos import VocosVocoder
+from tests.codecs.audio_songs import SR, fit_overrides, write_songs
+
+REPO = Path(__file__).resolve().parents[2]
+VOC_DEBUG = REPO / "experiments" / "vocoder" / "debug.yaml"
+DEBUG_CODEC = {"n_mels": 16, "n_fft": 1024, "hop_length": 512}  # experiments/vocoder/debug.yaml
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_songs(tmp_path_factory.mktemp("vocoder_songs"))
+
+
+@pytest.fixture(scope="module")
+def voc_ckpt(songs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The debug vocoder trained for 2 batches through the fit CLI (``task: vocoder``)."""
+    tmp = tmp_path_factory.mktemp("vocoder_fit")
+    args = ["fit", "--config", str(VOC_DEBUG), *fit_overrides(songs, tmp, "run")]
+    assert main([*args, "trainer.max_steps=2", "callbacks.num_sample_songs=1"]) == 0
+    summary = json.loads((tmp / "run" / "summary.json").read_text())
+    assert summary["task"] == "vocoder" and summary["global_step"] == 2
+    assert summary["codec_overrides"] == f"codec.vocoder={Path(summary['checkpoint']).resolve()}"
+    assert np.isfinite(summary["val_metrics"]["val/mrstft"])
+    assert any(p.endswith("_reconstruction.wav") for p in summary["samples"])
+    return Path(summary["checkpoint"])
+
+
+@pytest.mark.parametrize("frames", [1, 2, 17])
+def test_vocos_output_length_is_the_mel_codecs(frames: int) -> None:
+    """T centred frames decode to (T - 1) * hop samples, as MelCodec.num_samples says."""
+    codec = MelCodec(**DEBUG_CODEC)
+    net = VocosVocoder(16, 512, dim=8, intermediate=16, layers=1)
+    out = net(torch.randn(2, 16, frames))
+    assert out.shape == (2, 1, codec.num_samples(frames))
+
+
+def test_vocoder_learns_a_tone_through_the_shared_training_loop() -> None:
+    """40 steps of LitVocoder's own training_step on one crop lower its MR-STFT loss by 15%: the
+    generator's parameters are in the optimiser and the loss compares the right signals."""
+    import lightning.pytorch as pl
+
+    from samuel_pl.lit.vocoder import LitVocoder
+
+    cfg = load_config(VOC_DEBUG, ["trainer.max_steps=40", "optim.warmup_steps=1"])
+    module = LitVocoder(cfg)
+    t = torch.arange(module.segment) / SR
+    x = (0.3 * torch.sin(2 * torch.pi * 440.0 * t))[None, None]  # (1, 1, N)
+    loader = torch.utils.data.DataLoader([{"audio": x[0]}] * 40, batch_size=1)
+    with torch.no_grad():
+        before = float(module.stft_loss(*module.generate(x, train=False)[:2]))
+    trainer = pl.Trainer(max_steps=40, logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(module, loader)
+    with torch.no_grad():
+        after = float(module.stft_loss(*module.generate(x, train=False)[:2]))
+    assert after < 0.85 * before, (before, after)
+
+
+def test_mel_codec_decodes_with_the_vocoder_checkpoint(voc_ckpt: Path) -> None:
+    codec = build_codec(CodecConfig(**DEBUG_CODEC, vocoder=str(voc_ckpt)))
+    assert isinstance(codec, MelCodec) and codec.vocoder is not None
+    assert not codec.vocoder.training
+    z = codec.encode(torch.randn(1, 1, SR // 2) * 0.1, SR)  # (1, 16, T)
+    out = codec.decode(z)
+    assert out.shape == (1, 1, codec.num_samples(z.shape[-1]))
+    torch.testing.assert_close(out, codec.vocoder(z))  # the vocoder, not Griffin-Lim
+    gl = codec.decode(z, n_iter=2)  # asking for iterations still gives Griffin-Lim
+    assert gl.shape == out.shape and not torch.allclose(gl, out)
+    plain = build_codec(CodecConfig(**DEBUG_CODEC))
+    torch.testing.assert_close(plain.decode(z, n_iter=2), gl)
+    assert plain.codec_id == codec.codec_id  # same latents: caches are shared
+
+
+def test_generation_decodes_with_the_vocoder(voc_ckpt: Path, songs: Path, tmp_path: Path) -> None:
+    """A debug diffusion checkpoint generates through the vocoder when --vocoder is given."""
+    from samuel_pl.generation import Accompanist
+
+    args = ["fit", "--config", str(REPO / "experiments" / "debug.yaml")]
+    args += [*fit_overrides(songs, tmp_path, "diff"), "trainer.max_steps=2"]
+    args += ["callbacks.samples_every_n_epochs=0", "callbacks.num_sample_songs=0"]
+    args += [f"codec.{k}={v}" for k, v in DEBUG_CODEC.items()]
+    assert main(args) == 0
+    ckpt = tmp_path / "diff" / "checkpoints" / "last.ckpt"
+    acc = Accompanist.from_checkpoint(ckpt, "cpu", vocoder=voc_ckpt)
+    assert acc.codec.vocoder is not None
+    decoded: list[torch.Tensor] = []
+    hook = acc.codec.vocoder.register_forward_hook(lambda m, i, o: decoded.append(o))
+    vocals = np.asarray(0.2 * np.sin(2 * np.pi * 330 * np.arange(SR) / SR), np.float32)[None]
+    out = acc.generate(vocals, SR, steps=2, cfg=1.5, seed=0)
+    hook.remove()
+    assert len(decoded) == 1 and out.shape[-1] == SR and np.isfinite(out).all()
+    assert Accompanist.from_checkpoint(ckpt, "cpu").codec.vocoder is None
+
+
+def test_vocoder_errors_name_the_file_and_the_problem(voc_ckpt: Path, tmp_path: Path) -> None:
+    with pytest.raises(SamuelError, match=r"none\.ckpt not found.*experiments/vocoder/demo.yaml"):
+        build_codec(CodecConfig(**DEBUG_CODEC, vocoder=str(tmp_path / "none.ckpt")))
+    other = {**DEBUG_CODEC, "n_mels": 24}
+    with pytest.raises(
+        SamuelError, match=r"last\.ckpt: the vocoder was trained on codec n_mels=16"
+    ):
+        build_codec(CodecConfig(**other, vocoder=str(voc_ckpt)))
+    fake = tmp_path / "diffusion.ckpt"
+    torch.save({"hyper_parameters": {"config": {"task": "diffusion"}}, "state_dict": {}}, fake)
+    with pytest.raises(SamuelError, match=r"diffusion\.ckpt: this is a SAMUeL .*`task: vocoder`"):
+        build_codec(CodecConfig(**DEBUG_CODEC, vocoder=str(fake)))
+    with pytest.raises(ConfigError, match="codec.type='stable_audio'.*codec.type=mel"):
+        from samuel_pl.lit.vocoder import LitVocoder
+
+        LitVocoder(load_config(VOC_DEBUG, ["codec.type=stable_audio"]))
+    with pytest.raises(ConfigError, match="vocoder.kernel=4; allowed: an odd number"):
+        load_config(VOC_DEBUG, ["vocoder.kernel=4"])
