@@ -7,16 +7,20 @@ mel-codec decode (hop 1024 at 22050 Hz: the same 21.53 frames/s). Ancestral-800 
 its first steps and extrapolated linearly to 800.
 
 Quality: a demo-trained model (``--ckpt``; auto: the newest runs/demo-long-* or runs/demo-*
-last.ckpt; else the debug config trained briefly). DPM++(2M) and DDIM at 10/15/25 steps on each
-step spacing (uniform in t | log-SNR | Karras rho = 7) sample the same vocal crops (the
+last.ckpt; else the debug config trained briefly). Every few-step sampler (DPM++(2M), DPM++(3M),
+UniPC (B(h) = h and bh1), DDIM) at 5/8/10/15/25 steps (``--quality-steps``) on each step spacing
+(uniform in t | log-SNR | Karras rho = 7) samples the same vocal crops (the
 checkpoint's crop length, ``--clips-per-song`` consecutive crops from the middle of each test
 song) with the same seeds as ancestral-800, at the checkpoint's guidance scale; reported are the
 Frechet distance between per-frame latent vectors (normalised space) and ancestral-800's, with
 ancestral-800 on other seeds as the noise floor, the squared distance of per-channel mean/std,
 and, for a model trained on the demo set, FD-mel (the evaluation suite's weight-free embedding)
-of the decoded crops against the real accompaniment crops of the test songs.
+of the decoded crops against the real accompaniment crops of the test songs. The quality rows
+are also written pivoted (results/sampling_quality.md: Frechet by sampler x spacing x steps, and
+its ratio to the noise floor, the acceptance measure of "equal quality").
 
     python benchmarks/sampling.py [--quick] [--ckpt CKPT|none] [--threads N] [--skip-speed]
+        [--seeds 2] [--quality-steps 5 8 10 15 25] [--samplers dpmpp dpmpp3m ...] [--no-fd-mel]
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ from samuel_pl.diffusion.samplers import SPACINGS  # noqa: E402
 FRAMES, FRAME_RATE = 1024, 44100 / 2048
 CLIP_S = FRAMES / FRAME_RATE  # 47.55 s
 FAST = [("ddim", 10), ("ddim", 25), ("ddim", 50), ("dpmpp", 10), ("dpmpp", 25)]
-QUALITY_SAMPLERS = ("dpmpp", "ddim")
-QUALITY_STEPS = (10, 15, 25)
+QUALITY_SAMPLERS = ("dpmpp", "dpmpp3m", "unipc", "unipc_bh1", "ddim")
+QUALITY_STEPS = (5, 8, 10, 15, 25)
 
 
 class _Stop(Exception):
@@ -177,7 +181,14 @@ def test_crops(acc: Any, n: int, per_song: int = 1) -> tuple[list, list]:
 
 
 def quality_rows(
-    ckpt: Path, demo: Path | None, quick: bool, per_song: int, fd_mel_rows: bool
+    ckpt: Path,
+    demo: Path | None,
+    quick: bool,
+    per_song: int,
+    fd_mel_rows: bool,
+    n_seeds: int = 2,
+    steps_grid: tuple[int, ...] = QUALITY_STEPS,
+    samplers: tuple[str, ...] = QUALITY_SAMPLERS,
 ) -> tuple[list[dict], dict]:
     """Latent distance of each sampler/spacing/NFE to ancestral-800 on the same vocals and
     seeds, and FD-mel against the real test accompaniments for a demo-trained model."""
@@ -202,7 +213,7 @@ def quality_rows(
         crops = [(0.3 * np.sin(2 * np.pi * f * t))[None].astype(np.float32) for f in (220, 330)]
     x = torch.from_numpy(np.stack(crops))  # (B, 1, n)
     cond = mod.normalize(acc.codec.encode(x, acc.sample_rate)[..., :w])  # (B, C, W)
-    seeds = (0,) if quick else (0, 1)
+    seeds = (0,) if quick else tuple(range(n_seeds))
 
     embedder = build_embedder("mel") if refs and fd_mel_rows else None
     ref_emb = (
@@ -235,10 +246,11 @@ def quality_rows(
     ref = run("ancestral", 800, "uniform")
     mu_r, s_r = gaussian_stats(ref)
     rows = []
-    steps_grid = (10, 25) if quick else QUALITY_STEPS
+    steps_grid = (10, 25) if quick else steps_grid
     cases = [("ancestral", "-", 800, 7)]
-    cases += [(s, sp, k, 0) for s in QUALITY_SAMPLERS for sp in SPACINGS for k in steps_grid]
+    cases += [(s, sp, k, 0) for s in samplers for sp in SPACINGS for k in steps_grid]
     for name, spacing, steps, off in cases:
+        print(f"quality: {name} {spacing} {steps}", flush=True)
         t0 = time.perf_counter()
         z = run(name, steps, "uniform" if spacing == "-" else spacing, off)
         mu, s = gaussian_stats(z)
@@ -256,7 +268,7 @@ def quality_rows(
             (r for r in rows if r["sampler"] == name and r["steps"] == k),
             key=lambda r: r["frechet_to_anc800"],
         )["spacing"]
-        for name in QUALITY_SAMPLERS
+        for name in samplers
         for k in steps_grid
     }
     notes = {
@@ -277,6 +289,33 @@ def quality_rows(
         **best,
     }
     return rows, notes
+
+
+def pivot_rows(quality: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Quality rows pivoted: one row per (sampler, spacing), Frechet to ancestral-800 per step
+    count and, for each, its ratio to the noise floor (ancestral-800 on other seeds)."""
+    floor = next(r["frechet_to_anc800"] for r in quality if "noise floor" in r["sampler"])
+    steps = sorted(
+        {r["steps"] for r in quality if r["sampler"] != "ancestral" and "noise" not in r["sampler"]}
+    )
+    out: list[dict[str, Any]] = []
+    for r in quality:
+        if r["sampler"].startswith("ancestral"):
+            continue
+        key = {"sampler": r["sampler"], "spacing": r["spacing"]}
+        row = next((o for o in out if all(o[k] == v for k, v in key.items())), None)
+        if row is None:
+            row = {
+                **key,
+                **{f"{k} steps": None for k in steps},
+                **{f"{k}/floor": None for k in steps},
+            }
+            out.append(row)
+        row[f"{r['steps']} steps"] = round(r["frechet_to_anc800"], 3)
+        row[f"{r['steps']}/floor"] = round(r["frechet_to_anc800"] / floor, 2)
+    out.append({"sampler": "ancestral-800, other seeds (noise floor)", "spacing": "-",
+                f"{steps[0]} steps": round(floor, 3)})  # fmt: skip
+    return out
 
 
 def earlier_speed_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -310,6 +349,10 @@ def main() -> None:
     p.add_argument("--cfg", type=float, default=2.5, help="guidance scale for the speed table")
     p.add_argument("--clips-per-song", type=int, default=4, help="quality crops per test song")
     p.add_argument("--no-fd-mel", action="store_true", help="skip FD-mel (Griffin-Lim decodes)")
+    p.add_argument("--seeds", type=int, default=2, help="seeds per quality case")
+    p.add_argument("--quality-steps", type=int, nargs="+", default=list(QUALITY_STEPS))
+    p.add_argument("--samplers", nargs="+", default=list(QUALITY_SAMPLERS),
+                   help="few-step samplers in the quality table")  # fmt: skip
     p.add_argument(
         "--skip-speed", action="store_true",
         help="keep the speed rows of the last results/sampling.json (quality table only)",
@@ -330,13 +373,27 @@ def main() -> None:
             ckpt = train_debug(Path(tmp), steps)
             demo, notes["quality_train_steps"] = Path(tmp) / "demo", steps
         quality, qnotes = quality_rows(
-            ckpt, demo, args.quick, args.clips_per_song, not args.no_fd_mel
+            ckpt,
+            demo,
+            args.quick,
+            args.clips_per_song,
+            not args.no_fd_mel,
+            args.seeds,
+            tuple(args.quality_steps),
+            tuple(args.samplers),
         )
     rows = [{"table": "speed (paper U-Net, T=1024, CFG)", **r} for r in speed]
     label = "debug model" if demo else f"demo model {qnotes['quality_ckpt_steps']} steps"
     rows += [{"table": f"quality vs NFE and spacing ({label})", **r} for r in quality]
     meta = {"clip_seconds": round(CLIP_S, 2), "cfg": args.cfg, "quick": args.quick}
     write_results("sampling", rows, {**notes, **qnotes, **meta, "threads": args.threads})
+    pivot_meta = {
+        **qnotes,
+        "threads": args.threads,
+        "table": f"quality vs NFE and spacing ({label})",
+        "ratio": "Frechet / noise floor; <= 1.5 is the 'equal quality' bar of issue 21",
+    }
+    write_results("sampling_quality", pivot_rows(quality), pivot_meta)
     for r in rows:
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()})
 

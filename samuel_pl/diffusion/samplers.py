@@ -260,10 +260,12 @@ SAMPLERS: dict[str, SamplerSpec] = {
         SamplerSpec("ancestral", sample_ancestral, uses_steps=False),
         SamplerSpec("ddim", sample_ddim, accepts_eta=True, auto_spacing="uniform"),
         SamplerSpec("dpmpp", sample_dpmpp, auto_spacing="log_snr"),
-        # Third order: auto = uniform, their best grid at 10 and 15 steps on the Gaussian oracle
-        # (tests/diffusion/test_multistep.py); pending the demo-model quality table.
+        # Third order. UniPC: log_snr, its best grid at 8-25 steps on the demo_long model
+        # (benchmarks/results/sampling_quality.md: 1.15 vs 3.45 uniform at 10 steps). DPM++(3M)
+        # and UniPC-bh1: uniform, their best grid at 10 steps there and on the Gaussian oracle
+        # (tests/diffusion/test_multistep.py); neither is near the floor below 15 steps.
         SamplerSpec("dpmpp3m", sample_dpmpp_3m, auto_spacing="uniform"),
-        SamplerSpec("unipc", sample_unipc_bh2, auto_spacing="uniform"),
+        SamplerSpec("unipc", sample_unipc_bh2, auto_spacing="log_snr"),
         SamplerSpec("unipc_bh1", sample_unipc_bh1, auto_spacing="uniform"),
     )
 }

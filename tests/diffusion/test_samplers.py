@@ -247,8 +247,11 @@ def test_timesteps_span_and_decrease(spacing: str) -> None:
 
 
 def test_auto_spacing_is_the_measured_best_of_each_sampler() -> None:
-    """auto: log_snr for DPM++(2M), uniform for DDIM (benchmarks/RESULTS.md, sampling)."""
-    for name, grid in (("dpmpp", "log_snr"), ("ddim", "uniform")):
+    """auto: log_snr for DPM++(2M) and UniPC, uniform for DDIM, DPM++(3M) and UniPC-bh1
+    (benchmarks/results/sampling_quality.md and the Gaussian oracle)."""
+    cases = [("dpmpp", "log_snr"), ("unipc", "log_snr"), ("ddim", "uniform")]
+    cases += [("dpmpp3m", "uniform"), ("unipc_bh1", "uniform")]
+    for name, grid in cases:
         got = sampler_timesteps(name, SCHED, 10, "auto")
         assert torch.equal(got, sampling_timesteps(SCHED, 10, grid)), name
     with pytest.raises(ValueError, match="karras"):
