@@ -99,8 +99,8 @@ class Accompanist:
     Args:
         module: the trained module (``LitSamuel.load_from_checkpoint``).
         device: ``auto`` | ``cpu`` | ``cuda`` | ``mps`` (or a torch.device).
-        window: frames per window (default ``cfg.data.crop_frames``, rounded up to the U-Net's
-            time stride).
+        window: frames per window (default ``cfg.sampling.window``, else ``cfg.data.crop_frames``;
+            rounded up to the U-Net's time stride).
         overlap: frames each window shares with the previous one (default ``window // 4``).
         crossfade: frames of the overlap blended with a raised cosine (default ``overlap // 2``).
         vocoder: a ``task: vocoder`` checkpoint the mel codec decodes with ("" or "none":
@@ -131,7 +131,7 @@ class Accompanist:
             self.codec.with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
         self.codec = self.codec.to(self.device).eval()
         mult = int(module.model.time_multiple)
-        w = int(self.cfg.data.crop_frames if window is None else window)
+        w = int(self.cfg.sampling.window or self.cfg.data.crop_frames if window is None else window)
         if w < 1:
             raise SamuelError(f"window must be >= 1 frame, got {w}")
         self.window = math.ceil(w / mult) * mult

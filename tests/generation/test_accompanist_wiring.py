@@ -165,3 +165,19 @@ def test_stage_hook_times_each_stage_without_changing_the_output(
     assert all(0.0 <= sec < 60.0 for _, sec in seen)
     plain, timed = (sf.read(str(tmp_path / f"{n}.wav"))[0] for n in ("plain", "timed"))
     np.testing.assert_array_equal(plain, timed)
+
+
+def test_the_checkpoints_sampling_window_is_the_default_window(debug_ckpt: Path) -> None:
+    """sampling.window (0: data.crop_frames) sets the window; an explicit window wins. A vocal
+    that fits the window is sampled in one pass."""
+    from samuel_pl.lit import LitSamuel
+
+    module = LitSamuel.from_checkpoint(debug_ckpt)
+    assert module.cfg.sampling.window == 0
+    assert Accompanist(module, "cpu").window == WINDOW  # the training crop
+    module.cfg.sampling.window = 96
+    acc = Accompanist(module, "cpu")
+    assert acc.window == 96 and acc.overlap == 24
+    assert Accompanist(module, "cpu", window=64).window == 64
+    g = acc.generate(vocal(LONG, SR_CODEC), SR_CODEC, steps=1, return_latent=True)
+    assert len(g.plan.starts) == 1  # LONG is under 96 frames: one window
