@@ -43,6 +43,67 @@ CODECS: dict[str, dict[str, Any]] = {
 }
 
 
+def score_decoders(
+    codecs: dict[str, Any], root: str, demo_songs: int, songs: int, seconds: float
+) -> list[dict[str, Any]]:
+    """Round trip of the real test accompaniments through each codec: per codec, mean +- sd over
+    songs of the consonance share/gain, MR-STFT distance and SI-SDR (dB) to the real audio, and
+    the decode real-time factor (decode seconds / audio seconds). A first row scores the real
+    accompaniments themselves."""
+    import torch
+    from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio as si_sdr
+
+    from samuel_pl.config.schema import DataConfig
+    from samuel_pl.config.suite import SuiteConfig
+    from samuel_pl.data.clips import load_clips
+    from samuel_pl.metrics.harmony import analyse_vocal, harmonic_fit
+    from samuel_pl.nn.stft_loss import MRSTFTDistance
+
+    data = DataConfig(source="demo", root=root, demo_songs=demo_songs)
+    suite = SuiteConfig(
+        data=data, split="test", clip_seconds=seconds, sample_rate=SR, max_songs=songs
+    )
+    vocals, accs = load_clips(suite)
+    scores: dict[str, list[dict[str, float]]] = {"real accompaniment": []}
+    distance = MRSTFTDistance()
+    decode_s: dict[str, list[float]] = {name: [] for name in codecs}
+    scores.update({name: [] for name in codecs})
+    for song, vocal in vocals.items():
+        v, a = vocal[0], accs[song][0]  # (N,)
+        va = analyse_vocal(v, SR)
+        scores["real accompaniment"].append(harmonic_fit(v, a, SR, va))
+        for name, codec in codecs.items():
+            z = codec.encode(torch.from_numpy(a)[None, None], SR)  # (1, C, T)
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                y = codec.decode(z)[0, 0].numpy()  # (N',)
+            decode_s[name].append(time.perf_counter() - t0)
+            n = min(len(y), len(a))
+            est, ref = torch.from_numpy(y[:n])[None, None], torch.from_numpy(a[:n])[None, None]
+            extra = {"mrstft": float(distance(est, ref)[0]), "si_sdr": float(si_sdr(est, ref))}
+            scores[name].append({**harmonic_fit(v, y, SR, va), **extra})
+        print(f"{song}: done", file=sys.stderr)
+    rows = []
+    keys = ("consonance_share", "consonance_gain", "consonance_share_no_unison", "mrstft", "si_sdr")
+    for name, per_song in scores.items():
+        row: dict[str, Any] = {"audio": name}
+        for key in keys:
+            vals = [s[key] for s in per_song if key in s]
+            if vals:
+                row[key] = f"{statistics.mean(vals):.3f} +- {statistics.stdev(vals):.3f}"
+        if name in decode_s:
+            row["decode_rtf"] = round(sum(decode_s[name]) / (len(decode_s[name]) * seconds), 4)
+        rows.append(row)
+    return rows
+
+
+def log_codec(**kw: Any) -> Any:
+    """The demo recipes' log-frequency codec (64 semitone bins from 110 Hz), with overrides."""
+    from samuel_pl.codecs.mel import MelCodec
+
+    return MelCodec(**{**next(k for n, k in CODECS.items() if n.startswith("log, 64")), **kw})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="data/demo", help="demo render folder")
@@ -54,64 +115,15 @@ def main() -> None:
     )
     args = p.parse_args()
 
-    import torch
-
     from samuel_pl.codecs.mel import MelCodec
-    from samuel_pl.config.schema import DataConfig
-    from samuel_pl.config.suite import SuiteConfig
-    from samuel_pl.data.clips import load_clips
-    from samuel_pl.metrics.harmony import analyse_vocal, harmonic_fit
 
-    data = DataConfig(source="demo", root=args.root, demo_songs=args.demo_songs)
-    suite = SuiteConfig(
-        data=data, split="test", clip_seconds=args.seconds, sample_rate=SR, max_songs=args.songs
-    )
-    vocals, accs = load_clips(suite)
-    scores: dict[str, list[dict[str, float]]] = {"real accompaniment": []}
-    from samuel_pl.nn.stft_loss import MRSTFTDistance
-
-    log = next(kw for name, kw in CODECS.items() if name.startswith("log, 64"))
-    studied = (
-        {
-            f"log codec, Griffin-Lim {n} iterations": {**log, "griffin_lim_iters": n}
-            for n in args.gl_iters
-        }
-        if args.gl_iters
-        else CODECS
-    )
-    codecs = {name: MelCodec(**kw) for name, kw in studied.items()}
-    distance = MRSTFTDistance()
-    seconds: dict[str, list[float]] = {name: [] for name in codecs}
-    scores.update({name: [] for name in codecs})
-    for song, vocal in vocals.items():
-        v, a = vocal[0], accs[song][0]  # (N,)
-        va = analyse_vocal(v, SR)
-        scores["real accompaniment"].append(harmonic_fit(v, a, SR, va))
-        for name, codec in codecs.items():
-            z = codec.encode(torch.from_numpy(a)[None, None], SR)  # (1, C, T)
-            t0 = time.perf_counter()
-            y = codec.decode(z)[0, 0].numpy()  # (N',)
-            seconds[name].append(time.perf_counter() - t0)
-            n = min(len(y), len(a))
-            mr = float(
-                distance(torch.from_numpy(y[:n])[None, None], torch.from_numpy(a[:n])[None, None])[
-                    0
-                ]
-            )
-            scores[name].append({**harmonic_fit(v, y, SR, va), "mrstft": mr})
-        print(f"{song}: done", file=sys.stderr)
-
-    rows = []
-    for name, per_song in scores.items():
-        row: dict[str, Any] = {"audio": name}
-        for key in ("consonance_share", "consonance_gain", "consonance_share_no_unison", "mrstft"):
-            vals = [s[key] for s in per_song if key in s]
-            if vals:
-                row[key] = f"{statistics.mean(vals):.3f} +- {statistics.stdev(vals):.3f}"
-        if name in seconds:
-            row["decode_rtf"] = round(sum(seconds[name]) / (len(seconds[name]) * args.seconds), 4)
-        rows.append(row)
-    meta = {"songs": len(vocals), "clip_seconds": args.seconds, "render": args.demo_songs}
+    if args.gl_iters:
+        codecs = {f"log codec, Griffin-Lim {n} iterations": log_codec(griffin_lim_iters=n)
+                  for n in args.gl_iters}  # fmt: skip
+    else:
+        codecs = {name: MelCodec(**kw) for name, kw in CODECS.items()}
+    rows = score_decoders(codecs, args.root, args.demo_songs, args.songs, args.seconds)
+    meta = {"songs": args.songs, "clip_seconds": args.seconds, "render": args.demo_songs}
     print(write_results("codec_harmony_gl" if args.gl_iters else "codec_harmony", rows, meta))
 
 

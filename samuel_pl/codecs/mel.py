@@ -105,6 +105,7 @@ class MelCodec(LatentCodec):
         seed: seed of the initial random phase (decode is deterministic).
         scale: filter spacing, "mel" (Slaney) or "log" (``bins_per_octave`` from ``f_min``).
         bins_per_octave: log scale only; 12 gives one bin per semitone.
+        vocoder_refine: Griffin-Lim iterations that refine a vocoder's rendition (:meth:`refine`).
     """
 
     type_name = "mel"
@@ -117,12 +118,13 @@ class MelCodec(LatentCodec):
         hop_length: int = 512,
         f_min: float = 30.0,
         f_max: float = 0.0,
-        griffin_lim_iters: int = 48,
+        griffin_lim_iters: int = 32,
         momentum: float = 0.99,
         nnls_iters: int = 100,
         seed: int = 0,
         scale: str = "mel",
         bins_per_octave: int = 12,
+        vocoder_refine: int = 8,
     ) -> None:
         super().__init__()
         f_max = float(f_max) if f_max and f_max > 0 else sample_rate / 2.0
@@ -150,6 +152,7 @@ class MelCodec(LatentCodec):
         self.n_fft, self.f_min, self.f_max = int(n_fft), float(f_min), f_max
         self.griffin_lim_iters, self.momentum = int(griffin_lim_iters), float(momentum)
         self.nnls_iters, self.seed = int(nnls_iters), int(seed)
+        self.vocoder_refine = int(vocoder_refine)
         self.scale, self.bins_per_octave = scale, int(bins_per_octave)
         if scale == "log":
             basis = log_filterbank(self._sr, self.n_fft, self._n_mels, f_min, bins_per_octave)
@@ -158,6 +161,10 @@ class MelCodec(LatentCodec):
         gram = basis.astype(np.float64) @ basis.T.astype(np.float64)  # (M, M)
         self.nnls_step = 1.0 / float(np.linalg.eigvalsh(gram).max())  # 1 / ||basis||_2^2
         pinv = np.linalg.pinv(basis.astype(np.float64)).astype(np.float32)  # (F, M)
+        # FFT bins some filter covers: outside them the inversion is exactly 0 (zero basis
+        # columns have zero pseudo-inverse rows and zero gradient), so it runs on this band only.
+        covered = np.flatnonzero(basis.any(axis=0))
+        self.band = (int(covered[0]), int(covered[-1]) + 1) if covered.size else (0, 0)
         self.mel_basis: Tensor
         self.mel_pinv: Tensor
         self.window: Tensor
@@ -179,6 +186,7 @@ class MelCodec(LatentCodec):
             griffin_lim_iters=cfg.griffin_lim_iters,
             scale=cfg.scale,
             bins_per_octave=cfg.bins_per_octave,
+            vocoder_refine=cfg.vocoder_refine,
         ).with_vocoder(cfg.vocoder)
 
     def with_vocoder(self, path: str | Path | None) -> MelCodec:
@@ -263,13 +271,17 @@ class MelCodec(LatentCodec):
         Starts from the clamped pseudo-inverse, then projected gradient descent on
         ||mel_basis @ S - mel||^2 subject to S >= 0 (step 1 / ||mel_basis||_2^2).
         """
+        lo, hi = self.band  # the FFT bins the filters cover (the rest stays 0)
         mel = torch.exp(latent.float())  # (B, M, T)
-        mag = torch.matmul(self.mel_pinv, mel).clamp_min(0.0)  # (F, M) @ (B, M, T) -> (B, F, T)
-        basis_t = self.mel_basis.t()  # (F, M)
+        basis = self.mel_basis[:, lo:hi]  # (M, F')
+        mag = torch.matmul(self.mel_pinv[lo:hi], mel).clamp_min(0.0)  # (F', M) @ (B, M, T)
+        basis_t = basis.t()  # (F', M)
         for _ in range(self.nnls_iters):
-            resid = torch.matmul(self.mel_basis, mag) - mel  # (B, M, T)
+            resid = torch.matmul(basis, mag) - mel  # (B, M, T)
             mag = (mag - self.nnls_step * torch.matmul(basis_t, resid)).clamp_min(0.0)
-        return mag
+        full = mel.new_zeros(mel.shape[0], self.n_fft // 2 + 1, mel.shape[-1])  # (B, F, T)
+        full[:, lo:hi] = mag
+        return full
 
     def initial_phase(self, frames: int, device: torch.device) -> Tensor:
         """Seeded random unit phasors (F, T), shared by every batch item (batch-consistent)."""
@@ -277,18 +289,22 @@ class MelCodec(LatentCodec):
         phase = torch.rand(self.n_fft // 2 + 1, frames, generator=gen) * (2 * math.pi)
         return torch.polar(torch.ones_like(phase), phase).to(device)
 
-    def griffin_lim(self, magnitude: Tensor, n_iter: int | None = None) -> Tensor:
+    def griffin_lim(
+        self, magnitude: Tensor, n_iter: int | None = None, phase: Tensor | None = None
+    ) -> Tensor:
         """Fast Griffin-Lim: magnitude (B, F, T) -> audio (B, (T - 1) * hop).
 
         c_n = P_C(P_A(t_{n-1})), t_n = c_n + alpha (c_n - c_{n-1}), with P_A the magnitude
-        projection and P_C = stft(istft(.)) the consistency projection.
+        projection and P_C = stft(istft(.)) the consistency projection. ``phase``: unit phasors
+        (B, F, T) to start from (default: :meth:`initial_phase`, seeded random).
         """
         n_iter = self.griffin_lim_iters if n_iter is None else int(n_iter)
         frames = magnitude.shape[-1]
         length = self.num_samples(frames)
         if frames < 2:
             return magnitude.new_zeros(magnitude.shape[0], length)
-        t = magnitude * self.initial_phase(frames, magnitude.device)  # (B, F, T) complex
+        start = self.initial_phase(frames, magnitude.device) if phase is None else phase
+        t = magnitude * start  # (B, F, T) complex
         c_prev: Tensor | None = None
         for _ in range(n_iter):
             proj = magnitude * torch.sgn(t)  # P_A: impose the target magnitude
@@ -297,13 +313,28 @@ class MelCodec(LatentCodec):
             c_prev = c
         return self.istft(magnitude * torch.sgn(t), length)  # (B, length)
 
+    def refine(self, latent: Tensor, audio: Tensor, n_iter: int) -> Tensor:
+        """Griffin-Lim from a vocoder's rendition: latent (B, M, T), audio (B, (T - 1) * hop)
+        -> audio (B, (T - 1) * hop). The target magnitude is the frames' inversion on the band
+        the filters cover and the rendition's own magnitude elsewhere; the rendition's phase is
+        the start. So the harmony band is the codec's exactly, and the rest is the vocoder's."""
+        spec = self.stft(audio)  # (B, F, T)
+        lo, hi = self.band
+        mag = spec.abs()
+        mag[:, lo:hi] = self.mel_to_magnitude(latent)[:, lo:hi]
+        return self.griffin_lim(mag, n_iter, phase=torch.sgn(spec))
+
     @torch.no_grad()
     def decode(self, latent: Tensor, n_iter: int | None = None) -> Tensor:
         """Log-mel (B, n_mels, T) -> mono audio (B, 1, (T - 1) * hop_length): by the vocoder
-        when one is set and ``n_iter`` is None, else by ``n_iter`` Griffin-Lim iterations."""
+        when one is set and ``n_iter`` is None (refined by ``vocoder_refine`` Griffin-Lim
+        iterations, :meth:`refine`), else by ``n_iter`` Griffin-Lim iterations."""
         if latent.dim() != 3 or latent.shape[1] != self._n_mels:
             raise ValueError(f"decode expects (B, {self._n_mels}, T), got {tuple(latent.shape)}")
         if self.vocoder is not None and n_iter is None:
-            return self.vocoder(latent.float())  # (B, 1, N)
+            audio = self.vocoder(latent.float())  # (B, 1, N)
+            if self.vocoder_refine <= 0 or latent.shape[-1] < 2:
+                return audio
+            return self.refine(latent.float(), audio[:, 0], self.vocoder_refine).unsqueeze(1)
         mag = self.mel_to_magnitude(latent)  # (B, F, T)
         return self.griffin_lim(mag, n_iter).unsqueeze(1)  # (B, 1, N)

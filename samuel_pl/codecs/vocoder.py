@@ -18,7 +18,7 @@ from samuel_pl.nn.vocos import VocosVocoder
 from samuel_pl.safeload import load_checkpoint
 
 PREFIX = "vocoder."
-TRAIN_HINT = "train one with `python -m samuel_pl.fit --config experiments/vocoder/demo.yaml`"
+TRAIN_CMD = "`python -m samuel_pl.fit --config experiments/vocoder/demo.yaml`"
 
 
 def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder:
@@ -26,7 +26,7 @@ def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder
     to ``codec_fields``; SamuelError naming the file and the first field that differs."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise SamuelError(f"codec.vocoder: checkpoint {p} not found ({TRAIN_HINT})")
+        raise SamuelError(f"codec.vocoder: checkpoint {p} not found (train one with {TRAIN_CMD})")
     ckpt = load_checkpoint(p, "vocoder")
     config = ckpt["hyper_parameters"]["config"]
     from samuel_pl.codecs.mel import MelCodec  # the codec it was trained on
@@ -36,7 +36,7 @@ def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder
         if trained.get(key) != codec_fields.get(key):
             raise SamuelError(
                 f"{p}: the vocoder was trained on codec {key}={trained.get(key)!r}, this codec has "
-                f"{key}={codec_fields.get(key)!r}; train one on this codec ({TRAIN_HINT})"
+                f"{key}={codec_fields.get(key)!r}; train one on this codec with {TRAIN_CMD}"
             )
     v = {**dataclasses.asdict(VocoderConfig()), **config.get("vocoder", {})}
     hop = int(trained["hop_length"])

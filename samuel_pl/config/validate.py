@@ -152,6 +152,7 @@ RULES: dict[type, dict[str, Check]] = {
         "f_min": NONNEG,
         "f_max": NONNEG,
         "griffin_lim_iters": NONNEG,
+        "vocoder_refine": NONNEG,
         "scale": one_of("mel", "log"),
         "bins_per_octave": POS,
         "precision": one_of("float32", "bf16", "fp16"),
@@ -206,6 +207,7 @@ RULES: dict[type, dict[str, Check]] = {
         "cfg": NONNEG,
         "eta": FRACTION,
         "spacing": one_of(choices=SPACING_NAMES),
+        "window": NONNEG,
     },
     schema.CallbackConfig: {
         "samples_every_n_epochs": NONNEG,
@@ -230,6 +232,7 @@ RULES: dict[type, dict[str, Check]] = {
         "layers": POS,
         "kernel": lambda v: None if int(v) >= 1 and int(v) % 2 else "an odd number >= 1",
         "n_fft_mult": one_of(1, 2, 4),
+        "codec_weight": NONNEG,
         **AUDIO_TRAIN,
     },
     SuiteConfig: {

@@ -28,3 +28,6 @@ class VocoderConfig(AudioTrainConfig):
     """Depthwise convolution kernel (frames, odd)."""
     n_fft_mult: int = 4
     """Inverse-STFT head: n_fft = n_fft_mult x codec.hop_length."""
+    codec_weight: float = 1.0
+    """Weight of the L1 distance between the codec features of the rendition and of the crop
+    (the log-frequency band the harmony lives in; cf. HiFi-GAN's mel loss); 0: off."""

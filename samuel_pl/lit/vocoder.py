@@ -87,9 +87,15 @@ class LitVocoder(LitAudioGAN):
     def generate(
         self, x: Tensor, train: bool
     ) -> tuple[Tensor, Tensor, Tensor | None, dict[str, Tensor]]:
-        """Render the crop's features; scored against its first (frames - 1) x hop samples."""
-        y = self.vocoder(self.features(x))  # (B, 1, (F - 1) * hop)
-        return y, x[..., : y.shape[-1]], None, {}
+        """Render the crop's features; scored against its first (frames - 1) x hop samples, plus
+        ``codec_weight`` x the L1 distance between the rendition's codec features and the crop's."""
+        feats = self.features(x)  # (B, M, F)
+        y = self.vocoder(feats)  # (B, 1, (F - 1) * hop)
+        w = self.cfg.vocoder.codec_weight
+        if w <= 0:
+            return y, x[..., : y.shape[-1]], None, {}
+        codec_l1 = (self.codec.encode(y, self.codec.sample_rate) - feats).abs().mean()
+        return y, x[..., : y.shape[-1]], w * codec_l1, {"codec_l1": codec_l1}
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:

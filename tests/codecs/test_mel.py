@@ -214,3 +214,22 @@ def test_log_scale_config_and_errors() -> None:
         MelCodec(scale="log", f_min=40.0)
     with pytest.raises(SamuelError, match="scale must be mel or log"):
         MelCodec(scale="bark")
+
+
+def test_log_codec_inversion_on_its_band_equals_the_full_projected_gradient() -> None:
+    """The inversion runs only on the FFT bins the log filters cover (bins 10-411 of 1025 for the
+    demo codec); outside them the full-size projected gradient stays exactly 0, so the result is
+    the full computation's, written out here with whole matrices."""
+    codec = MelCodec(n_mels=64, scale="log", f_min=110.0, nnls_iters=30)
+    assert codec.band == (10, 412)
+    g = torch.Generator().manual_seed(0)
+    z = codec.encode(0.1 * torch.randn(2, 1, 22050, generator=g), 22050)  # (2, 64, T)
+    mel = torch.exp(z)
+    basis, pinv = codec.mel_basis, codec.mel_pinv  # (M, F), (F, M)
+    mag = (pinv @ mel).clamp_min(0.0)
+    for _ in range(30):
+        mag = (mag - codec.nnls_step * basis.t() @ (basis @ mag - mel)).clamp_min(0.0)
+    out = codec.mel_to_magnitude(z)
+    assert out.shape == mag.shape == (2, 1025, z.shape[-1])
+    torch.testing.assert_close(out, mag, atol=1e-5, rtol=1e-5)
+    assert float(out[:, :10].abs().max()) == 0.0 and float(out[:, 412:].abs().max()) == 0.0

@@ -75,8 +75,33 @@ def test_vocoder_learns_a_tone_through_the_shared_training_loop() -> None:
     assert after < 0.85 * before, (before, after)
 
 
+def test_the_codec_feature_loss_scores_the_renditions_features() -> None:
+    """vocoder.codec_weight adds w x L1(codec features of the rendition, of the crop); a
+    rendition equal to the crop (an identity "vocoder") scores 0, and 0 turns the term off."""
+    from samuel_pl.lit.vocoder import LitVocoder
+
+    module = LitVocoder(load_config(VOC_DEBUG, ["vocoder.codec_weight=2.0"]))
+    t = torch.arange(module.segment) / SR
+    x = (0.3 * torch.sin(2 * torch.pi * 330.0 * t))[None, None]  # (1, 1, N)
+    with torch.no_grad():
+        y, ref, extra, terms = module.generate(x, train=True)
+    feats = module.codec.encode(x, SR)
+    expected = (module.codec.encode(y, SR) - feats).abs().mean()
+    torch.testing.assert_close(terms["codec_l1"], expected)
+    torch.testing.assert_close(extra, 2.0 * expected)
+    exact = x[..., : y.shape[-1]].detach()
+    module.vocoder.forward = lambda f: exact  # type: ignore[method-assign]
+    n = exact.shape[-1]
+    _, _, extra, terms = module.generate(x, train=True)
+    head = (module.codec.encode(exact, SR) - feats)[..., : n // 512 - 2]  # away from the end
+    assert float(head.abs().max()) < 1e-4
+    assert float(terms["codec_l1"].detach()) < float(expected.detach())
+    off = LitVocoder(load_config(VOC_DEBUG, ["vocoder.codec_weight=0"]))
+    assert off.generate(x, train=True)[2] is None
+
+
 def test_mel_codec_decodes_with_the_vocoder_checkpoint(voc_ckpt: Path) -> None:
-    codec = build_codec(CodecConfig(**DEBUG_CODEC, vocoder=str(voc_ckpt)))
+    codec = build_codec(CodecConfig(**DEBUG_CODEC, vocoder=str(voc_ckpt), vocoder_refine=0))
     assert isinstance(codec, MelCodec) and codec.vocoder is not None
     assert not codec.vocoder.training
     z = codec.encode(torch.randn(1, 1, SR // 2) * 0.1, SR)  # (1, 16, T)
@@ -88,6 +113,42 @@ def test_mel_codec_decodes_with_the_vocoder_checkpoint(voc_ckpt: Path) -> None:
     plain = build_codec(CodecConfig(**DEBUG_CODEC))
     torch.testing.assert_close(plain.decode(z, n_iter=2), gl)
     assert plain.codec_id == codec.codec_id  # same latents: caches are shared
+
+
+def _band_log_error(codec: MelCodec, audio: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean |log magnitude - log target| on the filters' band, (B, N) audio vs (B, F, T)."""
+    lo, hi = codec.band
+    mag = codec.stft(audio).abs()[:, lo:hi]
+    return float((mag.clamp_min(1e-5).log() - target[:, lo:hi].clamp_min(1e-5).log()).abs().mean())
+
+
+@torch.no_grad()
+def test_refinement_imposes_the_codec_band_and_keeps_the_rest_with_a_random_vocoder() -> None:
+    """vocoder_refine > 0: Griffin-Lim from the vocoder's phase pulls the filters' band (here
+    30 Hz-4 kHz) to the frames' own magnitudes, closer than the raw rendition, and leaves the
+    bins outside it near the vocoder's (Griffin-Lim alone puts nothing there). A random vocoder
+    of the demo architecture stands in for a trained one."""
+    codec = MelCodec(n_mels=16, n_fft=1024, hop_length=512, f_max=4000.0, vocoder_refine=6)
+    torch.manual_seed(0)
+    codec.vocoder = VocosVocoder(16, 512, dim=32, intermediate=64, layers=2).eval()
+    lo, hi = codec.band
+    assert 0 < lo < hi < 400  # the band stops well below Nyquist (bin 512)
+    t = torch.arange(SR) / SR
+    x = 0.2 * torch.sin(2 * torch.pi * 220.0 * t) + 0.1 * torch.sin(2 * torch.pi * 330.0 * t)
+    z = codec.encode(x[None, None], SR)  # (1, 16, T)
+    raw = codec.vocoder(z)[:, 0]  # (1, N)
+    refined = codec.decode(z)[:, 0]
+    assert refined.shape == raw.shape
+    target = codec.mel_to_magnitude(z)
+    assert _band_log_error(codec, refined, target) < 0.8 * _band_log_error(codec, raw, target)
+    gl = codec.decode(z, n_iter=6)[:, 0]
+    cases = (("raw", raw), ("refined", refined), ("gl", gl))
+    above = {name: float(codec.stft(y).abs()[:, hi:].norm()) for name, y in cases}
+    assert 0.7 < above["refined"] / above["raw"] < 1.4, above  # the vocoder's high band stays
+    assert above["gl"] < 0.3 * above["refined"], above  # Griffin-Lim alone has next to nothing
+    torch.testing.assert_close(refined, codec.refine(z, raw, 6))
+    codec.vocoder_refine = 0
+    torch.testing.assert_close(codec.decode(z)[:, 0], raw)
 
 
 def test_generation_decodes_with_the_vocoder(voc_ckpt: Path, songs: Path, tmp_path: Path) -> None:
