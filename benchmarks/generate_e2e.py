@@ -6,7 +6,8 @@ The vocal is a synthetic melody written as a WAV file (``--vocal-sr``, default 4
 21.53 frames/s; the duration follows the codec's frame rate, 23.75 s for the demo mel codec).
 A setting is ``SAMPLER:STEPS[:wWINDOW][:DECODER]``: the window in latent frames (default the
 checkpoint's), the decoder ``gl`` (Griffin-Lim, the codec's iterations), ``glN`` (N iterations)
-or ``voc`` (the mel codec's vocoder: ``--vocoder``, default the newest
+or ``voc`` / ``vocN`` (the mel codec's vocoder refined by the codec's / N Griffin-Lim
+iterations: ``--vocoder``, default the newest
 ``runs/vocoder-demo-*``, else a random vocoder of experiments/vocoder/demo.yaml for the
 checkpoint's codec, saved and loaded here: real timings, not real audio). Each (threads,
 setting) runs ``--warmup`` times untimed, then ``--repeats`` times; the table gives the median
@@ -30,6 +31,7 @@ Griffin-Lim 48) and the recommended one (:data:`RECOMMENDED`), measured in the s
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -45,9 +47,9 @@ from common import REPO_ROOT, write_results  # noqa: E402
 
 RECOMMENDED = "dpmpp:10:w2048:voc"
 """The recommended default (issue 21): DPM++(2M) 10 steps on the log-SNR grid, the whole 47.5 s
-clip in one window, the vocoder; the demo recipes' sampling section says the same."""
+clip in one window, the vocoder refined by codec.vocoder_refine Griffin-Lim iterations."""
 OLD_DEFAULT = "dpmpp:20:w128:gl48"
-SETTINGS = [OLD_DEFAULT, "dpmpp:10:w128:gl48", "dpmpp:10:w2048:gl48", RECOMMENDED]
+SETTINGS = [OLD_DEFAULT, "dpmpp:10:w128:gl48", "dpmpp:10:w2048:gl", RECOMMENDED]
 QUICK_SETTINGS = [OLD_DEFAULT, RECOMMENDED]
 MATMUL_N = 2048
 
@@ -59,7 +61,7 @@ class Setting:
     sampler: str
     steps: int
     window: int | None = None
-    decoder: str = "gl"  # gl | glN | voc
+    decoder: str = "gl"  # gl | glN | voc | vocN
 
     @property
     def label(self) -> str:
@@ -74,14 +76,12 @@ def parse_setting(text: str) -> Setting:
     parts = text.split(":")
     name, steps, rest = parts[0], parts[1] if len(parts) > 1 else "", parts[2:]
     window = next((int(r[1:]) for r in rest if r[:1] == "w" and r[1:].isdigit()), None)
-    decoders = [
-        r for r in rest if r == "voc" or (r[:2] == "gl" and (r[2:] == "" or r[2:].isdigit()))
-    ]
+    decoders = [r for r in rest if re.fullmatch(r"(gl|voc)\d*", r)]
     ok = name in SAMPLERS and steps.isdigit() and int(steps) >= 1
     ok = ok and len(rest) == (window is not None) + len(decoders) and len(decoders) <= 1
     if not ok or (window is not None and window < 1):
         raise argparse.ArgumentTypeError(
-            f"setting {text!r}: expected SAMPLER:STEPS[:wWINDOW][:gl|glN|voc], SAMPLER one of "
+            f"setting {text!r}: expected SAMPLER:STEPS[:wWINDOW][:gl|glN|voc|vocN], SAMPLER one of "
             f"{', '.join(SAMPLERS)}"
         )
     return Setting(name, int(steps), window, decoders[0] if decoders else "gl")
@@ -158,10 +158,13 @@ def accompanist_for(base: Any, setting: Setting, vocoder: Path | None, device: s
     """An Accompanist on ``base``'s module with the setting's window and decoder."""
     from samuel_pl.generation import Accompanist
 
-    voc = str(vocoder) if setting.decoder == "voc" else "none"
+    voc = str(vocoder) if setting.decoder.startswith("voc") else "none"
     acc = Accompanist(base.module, device, window=setting.window, vocoder=voc)
-    if setting.decoder.startswith("gl") and setting.decoder[2:]:
-        acc.codec.griffin_lim_iters = int(setting.decoder[2:])
+    digits = setting.decoder.lstrip("glvoc")
+    if digits and setting.decoder.startswith("gl"):
+        acc.codec.griffin_lim_iters = int(digits)
+    elif digits:
+        acc.codec.vocoder_refine = int(digits)
     return acc
 
 
@@ -286,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         acc = Accompanist.from_checkpoint(ckpt, args.device)
         load_s = time.perf_counter() - t0
         vocoder, vocoder_note = None, "not used"
-        if any(st.decoder == "voc" for st in settings):
+        if any(st.decoder.startswith("voc") for st in settings):
             vocoder = (
                 newest("vocoder-demo-*/checkpoints/last.ckpt") if args.vocoder == "auto" else None
             )
