@@ -184,8 +184,18 @@ class Accompanist:
     def num_steps(self, num_samples: int, sample_rate: int, **settings: Any) -> int:
         """Sampler steps a call will run (windows x steps): the progress bar's total."""
         frames = self._frames_needed(round(num_samples * self.sample_rate / sample_rate))
-        plan = plan_windows(frames, self.window, self.overlap, self.crossfade)
-        return len(plan.starts) * self.settings(**settings)["steps"]
+        return len(self.plan(frames).starts) * self.settings(**settings)["steps"]
+
+    def plan(self, frames: int) -> WindowPlan:
+        """Windows for ``frames`` latent frames. A clip longer than the training crop and up to
+        :attr:`window` long is one pass at its own length (rounded up to the U-Net's time
+        stride), not padded to the window; a shorter one is padded to the crop; a longer one
+        goes window by window."""
+        mult = int(self.module.model.time_multiple)
+        crop = math.ceil(int(self.cfg.data.crop_frames) / mult) * mult
+        w = min(self.window, max(math.ceil(frames / mult) * mult, crop))
+        overlap = min(self.overlap, w - 1)  # only used when frames > w, i.e. w == self.window
+        return plan_windows(frames, w, overlap, min(self.crossfade, overlap))
 
     # ----- generation --------------------------------------------------------------------------
     @contextmanager
@@ -278,7 +288,7 @@ class Accompanist:
         with self._stage("encode"):
             at_rate = resample(audio, int(sample_rate), self.sample_rate)[:, :n_out]  # (C, n_out)
             frames = self._frames_needed(n_out)
-            plan = plan_windows(frames, self.window, self.overlap, self.crossfade)
+            plan = self.plan(frames)
             cond = self.module.normalize(self._encode(at_rate, plan.total))  # (1, latent, total)
 
         gen = torch.Generator().manual_seed(int(seed))

@@ -180,4 +180,9 @@ def test_the_checkpoints_sampling_window_is_the_default_window(debug_ckpt: Path)
     assert acc.window == 96 and acc.overlap == 24
     assert Accompanist(module, "cpu", window=64).window == 64
     g = acc.generate(vocal(LONG, SR_CODEC), SR_CODEC, steps=1, return_latent=True)
-    assert len(g.plan.starts) == 1  # LONG is under 96 frames: one window
+    mult = module.model.time_multiple
+    own = -(-g.plan.frames // mult) * mult  # the clip's frames, rounded up to the stride
+    # under 96 frames: one pass at the clip's own length, not padded to the window
+    assert len(g.plan.starts) == 1 and g.plan.window == own < 96
+    assert acc.plan(10).window == WINDOW  # shorter than the training crop: padded to it
+    assert acc.plan(200).window == 96 and len(acc.plan(200).starts) > 1
