@@ -5,12 +5,13 @@ compared more sharply by the per-song difference. This reads the generated accom
 ``evaluate`` run cached (``<out>/generated/<row>-<hash>/<song>.wav``), scores each against the
 song's vocal clip (:func:`samuel_pl.metrics.harmony.harmonic_fit`) and reports the mean
 difference B - A with a 95% bootstrap interval over songs. Writes
-``results/paired_harmony.{json,md}``.
+``results/<--name>.{json,md}`` (default ``paired_harmony``).
 
     python benchmarks/paired_harmony.py --eval eval/windows --a w128-dpmpp20 \
         --b w1024-dpmpp20 w1024-dpmpp10 [--suite evaluation/suites/windows.yaml]
 
-The defaults are the window-length study of issue 21 (README, Generation), whose evaluation run
+Rows B may come from another run on the same songs and clips (``--eval-b``). The defaults are
+the window-length study of issue 21 (README, Generation), whose evaluation run
 is ``python -m samuel_pl.evaluate --suite evaluation/suites/windows.yaml --ckpt CKPT --out
 eval/windows``; without that folder it says so and writes nothing.
 """
@@ -45,10 +46,12 @@ def row_folder(eval_dir: Path, row: str) -> Path:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--eval", default="eval/windows", help="an evaluate --out folder")
+    p.add_argument("--eval-b", default=None, help="folder of the B rows (default: --eval)")
     p.add_argument("--a", default="w128-dpmpp20", help="row A (the baseline)")
     p.add_argument("--b", nargs="+", help="row(s) B compared with A", default=WINDOW_ROWS)
     p.add_argument("--suite", default="evaluation/suites/windows.yaml", help="the run's suite")
     p.add_argument("--bootstrap", type=int, default=2000)
+    p.add_argument("--name", default="paired_harmony", help="results/<name>.{json,md}")
     args = p.parse_args()
 
     import numpy as np
@@ -65,7 +68,9 @@ def main() -> int:
     suite = load_config(args.suite, [], SuiteConfig)
     vocals, _ = load_clips(suite)
     sr = suite.sample_rate
-    folders = {r: row_folder(Path(args.eval), r) for r in [args.a, *args.b]}
+    eval_b = Path(args.eval_b or args.eval)
+    folders = {args.a: row_folder(Path(args.eval), args.a)}
+    folders.update({r: row_folder(eval_b, r) for r in args.b})
     scores: dict[str, dict[str, list[float]]] = {r: {k: [] for k in KEYS} for r in folders}
     for song, vocal in vocals.items():
         v = vocal.mean(axis=0)
@@ -88,9 +93,14 @@ def main() -> int:
             row[f"{k}_b"] = round(float(np.mean(scores[b][k])), 4)
             row[f"{k}_diff"] = f"{d.mean():+.4f} [{lo:+.4f}, {hi:+.4f}]"
         rows.append(row)
-    meta = {"eval": args.eval, "suite": args.suite, "bootstrap": args.bootstrap,
-            "interval": "95% bootstrap over songs of the per-song difference B - A"}  # fmt: skip
-    print(write_results("paired_harmony", rows, meta))
+    meta = {
+        "eval": args.eval,
+        "eval_b": str(eval_b),
+        "suite": args.suite,
+        "bootstrap": args.bootstrap,
+        "interval": "95% bootstrap over songs of the per-song difference B - A",
+    }
+    print(write_results(args.name, rows, meta))
     return 0
 
 

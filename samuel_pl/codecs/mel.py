@@ -17,6 +17,7 @@ Conventions (documented, tested):
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -272,15 +273,21 @@ class MelCodec(LatentCodec):
         ||mel_basis @ S - mel||^2 subject to S >= 0 (step 1 / ||mel_basis||_2^2).
         """
         lo, hi = self.band  # the FFT bins the filters cover (the rest stays 0)
-        mel = torch.exp(latent.float())  # (B, M, T)
-        basis = self.mel_basis[:, lo:hi]  # (M, F')
-        mag = torch.matmul(self.mel_pinv[lo:hi], mel).clamp_min(0.0)  # (F', M) @ (B, M, T)
-        basis_t = basis.t()  # (F', M)
+        b, m, t = latent.shape
+        mel = torch.exp(latent.float()).permute(1, 0, 2).reshape(m, b * t)  # (M, B*T)
+        basis = self.mel_basis[:, lo:hi]  # (M, F'), ~3% non-zero for the log codec
+        mm, basis_t = torch.matmul, basis.t().contiguous()  # (F', M)
+        if basis.device.type in ("cpu", "cuda"):  # sparse x dense: 3-4x faster, same result
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+                basis, basis_t = basis.to_sparse_csr(), basis_t.to_sparse_csr()
+            mm = torch.sparse.mm
+        mag = torch.matmul(self.mel_pinv[lo:hi], mel).clamp_min(0.0)  # (F', B*T)
         for _ in range(self.nnls_iters):
-            resid = torch.matmul(basis, mag) - mel  # (B, M, T)
-            mag = (mag - self.nnls_step * torch.matmul(basis_t, resid)).clamp_min(0.0)
-        full = mel.new_zeros(mel.shape[0], self.n_fft // 2 + 1, mel.shape[-1])  # (B, F, T)
-        full[:, lo:hi] = mag
+            resid = mm(basis, mag) - mel  # (M, B*T)
+            mag = (mag - self.nnls_step * mm(basis_t, resid)).clamp_min(0.0)
+        full = mel.new_zeros(b, self.n_fft // 2 + 1, t)  # (B, F, T)
+        full[:, lo:hi] = mag.reshape(hi - lo, b, t).permute(1, 0, 2)
         return full
 
     def initial_phase(self, frames: int, device: torch.device) -> Tensor:
