@@ -49,7 +49,13 @@ RECOMMENDED = "dpmpp:10:w2048:voc"
 """The recommended default (issue 21): DPM++(2M) 10 steps on the log-SNR grid, the whole 47.5 s
 clip in one window, the vocoder refined by codec.vocoder_refine Griffin-Lim iterations."""
 OLD_DEFAULT = "dpmpp:20:w128:gl48"
-SETTINGS = [OLD_DEFAULT, "dpmpp:10:w128:gl48", "dpmpp:10:w2048:gl", RECOMMENDED]
+SETTINGS = [
+    OLD_DEFAULT,
+    "dpmpp:10:w128:gl48",
+    "dpmpp:10:w2048:gl",
+    "dpmpp:10:w2048:voc0",
+    RECOMMENDED,
+]
 QUICK_SETTINGS = [OLD_DEFAULT, RECOMMENDED]
 MATMUL_N = 2048
 

@@ -122,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         earlier = _strip_title(md.read_text(encoding="utf-8")) if md.is_file() else "(none)"
         parts += [f"## {script.stem}", "", "(skipped by this run; results of an earlier run:)",
                   "", earlier, ""]  # fmt: skip
+    stems = {p.stem for p in scripts()}
+    for md in sorted(RESULTS.glob("*.md")):  # tables a script writes under another name
+        if md.stem not in stems:
+            note = "(a second table of a benchmark above, as last written:)"
+            parts += [f"## {md.stem}", "", note, "", _strip_title(md.read_text("utf-8")), ""]
     RESULTS.mkdir(exist_ok=True)
     write_text(HERE / "RESULTS.md", "\n".join(parts).rstrip() + "\n")
     print(f"wrote {HERE / 'RESULTS.md'} ({len(todo) - failed} of {len(todo)} benchmarks ok)")
