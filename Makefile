@@ -10,7 +10,7 @@ HAS_CUDA := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev
 TORCH_SPEC := $(if $(HAS_CUDA),$(TORCH_CUDA),$(TORCH_CPU))
 ARGS ?=
 
-.PHONY: install fit test lint lint-docker typecheck bench clean-venv
+.PHONY: install fit vocoder test lint lint-docker typecheck bench clean-venv
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml Makefile
 
 fit: install
 	$(PY) -m samuel_pl.fit $(ARGS)
+
+# the mel codec's vocoder for the demo recipes (about 28 minutes on one core; README, Codecs)
+vocoder: install
+	OMP_NUM_THREADS=1 $(PY) -m samuel_pl.fit --config experiments/vocoder/demo.yaml $(ARGS)
 
 lint: install
 	$(PY) -m ruff check samuel_pl tests benchmarks

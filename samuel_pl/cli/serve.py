@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu) | cpu | cuda | mps"
     )
+    parser.add_argument(
+        "--vocoder",
+        default=None,
+        help="task: vocoder checkpoint the mel codec decodes with (none: Griffin-Lim; default: "
+        "the checkpoint's codec.vocoder)",
+    )
     limits = [
         ("--max-mb", float, 25.0, "largest upload in MB"),
         ("--max-seconds", float, 60.0, "longest vocal in seconds"),
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SamuelError(f"invalid limits: {exc}") from None
     sock = _bind(args.host, args.port)
-    acc = Accompanist.from_checkpoint(args.ckpt, args.device)
+    acc = Accompanist.from_checkpoint(args.ckpt, args.device, vocoder=args.vocoder)
     hosts = allowed_hosts(args.host, args.allowed_host)
     app = create_app(Renderer(acc, args.ckpt), limits, hosts)
     host, port = sock.getsockname()[:2]

@@ -29,7 +29,7 @@ from samuel_pl.codecs.mel import MelCodec
 from samuel_pl.diffusion import CFGDenoiser, sampler_timesteps
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
-from samuel_pl.generation.windows import ModelFn, WindowPlan, plan_windows, sample_windows
+from samuel_pl.generation.windows import ModelFn, WindowPlan, plan_clip, sample_windows
 from samuel_pl.lit import LitSamuel
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter vocals count as silent
@@ -187,15 +187,9 @@ class Accompanist:
         return len(self.plan(frames).starts) * self.settings(**settings)["steps"]
 
     def plan(self, frames: int) -> WindowPlan:
-        """Windows for ``frames`` latent frames. A clip longer than the training crop and up to
-        :attr:`window` long is one pass at its own length (rounded up to the U-Net's time
-        stride), not padded to the window; a shorter one is padded to the crop; a longer one
-        goes window by window."""
-        mult = int(self.module.model.time_multiple)
-        crop = math.ceil(int(self.cfg.data.crop_frames) / mult) * mult
-        w = min(self.window, max(math.ceil(frames / mult) * mult, crop))
-        overlap = min(self.overlap, w - 1)  # only used when frames > w, i.e. w == self.window
-        return plan_windows(frames, w, overlap, min(self.crossfade, overlap))
+        """Windows for ``frames`` latent frames (windows.plan_clip)."""
+        mult, crop = int(self.module.model.time_multiple), int(self.cfg.data.crop_frames)
+        return plan_clip(frames, self.window, self.overlap, self.crossfade, crop, mult)
 
     # ----- generation --------------------------------------------------------------------------
     @contextmanager

@@ -77,6 +77,19 @@ def plan_windows(
     return WindowPlan(frames, window, tuple(starts), fade)
 
 
+def plan_clip(
+    frames: int, window: int, overlap: int, crossfade: int, crop: int, multiple: int
+) -> WindowPlan:
+    """Windows for a clip of ``frames`` latent frames. A clip longer than the training ``crop``
+    and up to ``window`` frames is one pass at its own length rounded up to ``multiple`` (the
+    U-Net's time stride), not padded to the window; a shorter one is padded to the crop; a
+    longer one goes window by window (:func:`plan_windows`)."""
+    crop = math.ceil(crop / multiple) * multiple
+    w = min(window, max(math.ceil(frames / multiple) * multiple, crop))
+    lap = min(overlap, w - 1)  # only used when frames > w, i.e. w == window
+    return plan_windows(frames, w, lap, min(crossfade, lap))
+
+
 def known_weight(known: int, window: int, crossfade: int) -> Tensor:
     """Per-frame weight (window,) of the known latent: 1, then a raised-cosine fall, then 0."""
     m = torch.zeros(window, dtype=torch.float32)
