@@ -12,13 +12,29 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from samuel_pl.config.schema import CodecConfig
 from samuel_pl.config.vocoder import VocoderConfig
 from samuel_pl.errors import SamuelError
 from samuel_pl.nn.vocos import VocosVocoder
 from samuel_pl.safeload import load_checkpoint
 
 PREFIX = "vocoder."
+CODEC_KEYS = {f.name for f in dataclasses.fields(CodecConfig)} - {"vocoder"}  # no recursion
 TRAIN_CMD = "`python -m samuel_pl.fit --config experiments/vocoder/demo.yaml`"
+
+
+def build_vocoder(vocoder: dict[str, Any], n_mels: int, hop: int) -> VocosVocoder:
+    """The network of a ``vocoder`` config section (as a dict) for a codec's bins and hop."""
+    v = {**dataclasses.asdict(VocoderConfig()), **vocoder}
+    return VocosVocoder(
+        int(n_mels),
+        int(hop),
+        dim=int(v["dim"]),
+        intermediate=int(v["intermediate"]),
+        layers=int(v["layers"]),
+        kernel=int(v["kernel"]),
+        n_fft=int(v["n_fft_mult"]) * int(hop),
+    )
 
 
 def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder:
@@ -31,24 +47,15 @@ def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder
     config = ckpt["hyper_parameters"]["config"]
     from samuel_pl.codecs.mel import MelCodec  # the codec it was trained on
 
-    trained = MelCodec(**_codec_kwargs(config.get("codec", {}))).latent_fields()
+    saved = {k: v for k, v in config.get("codec", {}).items() if k in CODEC_KEYS}
+    trained = MelCodec.from_config(CodecConfig(**saved)).latent_fields()
     for key in sorted(set(trained) | set(codec_fields)):
         if trained.get(key) != codec_fields.get(key):
             raise SamuelError(
                 f"{p}: the vocoder was trained on codec {key}={trained.get(key)!r}, this codec has "
                 f"{key}={codec_fields.get(key)!r}; train one on this codec with {TRAIN_CMD}"
             )
-    v = {**dataclasses.asdict(VocoderConfig()), **config.get("vocoder", {})}
-    hop = int(trained["hop_length"])
-    net = VocosVocoder(
-        int(trained["n_mels"]),
-        hop,
-        dim=int(v["dim"]),
-        intermediate=int(v["intermediate"]),
-        layers=int(v["layers"]),
-        kernel=int(v["kernel"]),
-        n_fft=int(v["n_fft_mult"]) * hop,
-    )
+    net = build_vocoder(config.get("vocoder", {}), trained["n_mels"], trained["hop_length"])
     state = {k[len(PREFIX) :]: t for k, t in ckpt["state_dict"].items() if k.startswith(PREFIX)}
     try:
         net.load_state_dict(state, strict=True)
@@ -56,10 +63,3 @@ def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder
         first = str(exc).strip().splitlines()[0]
         raise SamuelError(f"{p}: vocoder weights do not fit its saved sizes ({first})") from None
     return net.eval()
-
-
-def _codec_kwargs(codec: dict[str, Any]) -> dict[str, Any]:
-    """MelCodec keyword arguments from a saved ``codec`` config section."""
-    keys = ("sample_rate", "n_mels", "n_fft", "hop_length", "f_min", "f_max", "scale",
-            "bins_per_octave")  # fmt: skip
-    return {k: codec[k] for k in keys if k in codec}

@@ -9,16 +9,17 @@ checkpoint when ``codec.vocoder=.../last.ckpt`` is set (:mod:`samuel_pl.codecs.v
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from samuel_pl.codecs.mel import MelCodec
+from samuel_pl.codecs.vocoder import build_vocoder
 from samuel_pl.config import ConfigError, FitConfig, load_config, to_dict
 from samuel_pl.lit.audio_gan import LitAudioGAN
 from samuel_pl.lit.samuel import config_from_hparams
-from samuel_pl.nn.vocos import VocosVocoder
 
 
 def check_vocoder_config(cfg: FitConfig) -> None:
@@ -41,20 +42,6 @@ def check_vocoder_config(cfg: FitConfig) -> None:
         raise ConfigError("; ".join(problems))
 
 
-def build_vocoder(cfg: FitConfig, codec: MelCodec) -> VocosVocoder:
-    """The network of ``cfg.vocoder`` for the codec's bins and hop."""
-    v = cfg.vocoder
-    return VocosVocoder(
-        codec.latent_channels,
-        codec.hop_length,
-        dim=v.dim,
-        intermediate=v.intermediate,
-        layers=v.layers,
-        kernel=v.kernel,
-        n_fft=v.n_fft_mult * codec.hop_length,
-    )
-
-
 class LitVocoder(LitAudioGAN):
     """The mel codec's vocoder (+ optional discriminator) as a LightningModule.
 
@@ -72,7 +59,8 @@ class LitVocoder(LitAudioGAN):
         super().__init__(cfg, audio_channels=1)
         self.save_hyperparameters({"config": config})
         self.codec = MelCodec.from_config(cfg.codec)
-        self.vocoder = build_vocoder(cfg, self.codec)
+        sizes = dataclasses.asdict(cfg.vocoder)
+        self.vocoder = build_vocoder(sizes, self.codec.latent_channels, self.codec.hop_length)
         self.generator = self.vocoder
 
     @property
