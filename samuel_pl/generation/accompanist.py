@@ -125,10 +125,10 @@ class Accompanist:
         self.module = module.to(self.device).eval()
         self.cfg = module.cfg
         self.codec = build_codec(self.cfg.codec)
-        if vocoder is not None:
-            if not isinstance(self.codec, MelCodec):
-                raise SamuelError(f"a vocoder decodes the mel codec, not {self.cfg.codec.type}")
+        if vocoder is not None and isinstance(self.codec, MelCodec):
             self.codec.with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
+        elif vocoder is not None and str(vocoder) not in ("", "none"):
+            raise SamuelError(f"a vocoder decodes the mel codec, not {self.cfg.codec.type}")
         self.codec = self.codec.to(self.device).eval()
         mult = int(module.model.time_multiple)
         w = int(self.cfg.sampling.window or self.cfg.data.crop_frames if window is None else window)
