@@ -295,24 +295,16 @@ def pivot_rows(quality: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Quality rows pivoted: one row per (sampler, spacing), Frechet to ancestral-800 per step
     count and, for each, its ratio to the noise floor (ancestral-800 on other seeds)."""
     floor = next(r["frechet_to_anc800"] for r in quality if "noise floor" in r["sampler"])
-    steps = sorted(
-        {r["steps"] for r in quality if r["sampler"] != "ancestral" and "noise" not in r["sampler"]}
-    )
-    out: list[dict[str, Any]] = []
-    for r in quality:
-        if r["sampler"].startswith("ancestral"):
-            continue
-        key = {"sampler": r["sampler"], "spacing": r["spacing"]}
-        row = next((o for o in out if all(o[k] == v for k, v in key.items())), None)
-        if row is None:
-            row = {
-                **key,
-                **{f"{k} steps": None for k in steps},
-                **{f"{k}/floor": None for k in steps},
-            }
-            out.append(row)
+    fast = [r for r in quality if not r["sampler"].startswith("ancestral")]
+    steps = sorted({r["steps"] for r in fast})
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in fast:
+        blank = {f"{k} steps": None for k in steps} | {f"{k}/floor": None for k in steps}
+        first = {"sampler": r["sampler"], "spacing": r["spacing"], **blank}
+        row = rows.setdefault((r["sampler"], r["spacing"]), first)
         row[f"{r['steps']} steps"] = round(r["frechet_to_anc800"], 3)
         row[f"{r['steps']}/floor"] = round(r["frechet_to_anc800"] / floor, 2)
+    out = list(rows.values())
     out.append({"sampler": "ancestral-800, other seeds (noise floor)", "spacing": "-",
                 f"{steps[0]} steps": round(floor, 3)})  # fmt: skip
     return out

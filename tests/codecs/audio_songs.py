@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -36,3 +38,14 @@ def fit_overrides(songs: Path, tmp: Path, name: str) -> list[str]:
         f"run.dir={tmp / name}",
         "tracking.enabled=false",
     ]
+
+
+def fit_debug(config: Path, songs: Path, tmp: Path, *extra: str) -> dict[str, Any]:
+    """Train ``config`` for 2 batches on the songs through the fit CLI; its summary.json."""
+    from samuel_pl.cli.main import main
+
+    args = ["fit", "--config", str(config), *fit_overrides(songs, tmp, "run")]
+    assert main([*args, "trainer.max_steps=2", *extra]) == 0
+    summary: dict[str, Any] = json.loads((tmp / "run" / "summary.json").read_text())
+    assert summary["global_step"] == 2 and np.isfinite(summary["val_metrics"]["val/mrstft"])
+    return summary

@@ -5,7 +5,6 @@ errors for a checkpoint that does not fit."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from samuel_pl.codecs.mel import MelCodec
 from samuel_pl.config import CodecConfig, ConfigError, load_config
 from samuel_pl.errors import SamuelError
 from samuel_pl.nn.vocos import VocosVocoder
-from tests.codecs.audio_songs import SR, fit_overrides, write_songs
+from tests.codecs.audio_songs import SR, fit_debug, fit_overrides, write_songs
 
 REPO = Path(__file__).resolve().parents[2]
 VOC_DEBUG = REPO / "experiments" / "vocoder" / "debug.yaml"
@@ -34,12 +33,9 @@ def songs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def voc_ckpt(songs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The debug vocoder trained for 2 batches through the fit CLI (``task: vocoder``)."""
     tmp = tmp_path_factory.mktemp("vocoder_fit")
-    args = ["fit", "--config", str(VOC_DEBUG), *fit_overrides(songs, tmp, "run")]
-    assert main([*args, "trainer.max_steps=2", "callbacks.num_sample_songs=1"]) == 0
-    summary = json.loads((tmp / "run" / "summary.json").read_text())
-    assert summary["task"] == "vocoder" and summary["global_step"] == 2
+    summary = fit_debug(VOC_DEBUG, songs, tmp, "callbacks.num_sample_songs=1")
+    assert summary["task"] == "vocoder"
     assert summary["codec_overrides"] == f"codec.vocoder={Path(summary['checkpoint']).resolve()}"
-    assert np.isfinite(summary["val_metrics"]["val/mrstft"])
     assert any(p.endswith("_reconstruction.wav") for p in summary["samples"])
     return Path(summary["checkpoint"])
 
