@@ -21,7 +21,7 @@ COLOURS = {"data": "#e8f1fb", "codec": "#fdf1dc", "model": "#e6f5e6", "out": "#f
 # (row, column, kind, title, detail line)
 BOXES = [
     ("train", 0, "data", "paired stems", "demo, MUSDB, folder, CSV"),
-    ("train", 1, "codec", "codec encode", "mel/log, VAE, Stable Audio"),
+    ("train", 1, "codec", "codec encode", "log-mel, VAE, Stable Audio"),
     ("train", 2, "data", "latent cache", "z-scored, versioned"),
     ("train", 3, "model", "fit (LitSamuel)", "v-loss, CFG dropout, EMA"),
     ("train", 4, "out", "checkpoint", "weights, EMA, config"),
