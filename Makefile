@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml Makefile
 fit: install
 	$(PY) -m samuel_pl.fit $(ARGS)
 
-# the mel codec's vocoder for the demo recipes (about 28 minutes on one core; README, Codecs)
+# the mel codec's vocoder for the demo recipes (about 28 minutes on one core; docs/codecs.md)
 vocoder: install
 	OMP_NUM_THREADS=1 $(PY) -m samuel_pl.fit --config experiments/vocoder/demo.yaml $(ARGS)
 

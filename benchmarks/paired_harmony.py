@@ -11,7 +11,7 @@ difference B - A with a 95% bootstrap interval over songs. Writes
         --b w1024-dpmpp20 w1024-dpmpp10 [--suite evaluation/suites/windows.yaml]
 
 Rows B may come from another run on the same songs and clips (``--eval-b``). The defaults are
-the window-length study of issue 21 (README, Generation), whose evaluation run
+the window-length study of issue 21 (benchmarks/results/window_study.md), whose evaluation run
 is ``python -m samuel_pl.evaluate --suite evaluation/suites/windows.yaml --ckpt CKPT --out
 eval/windows``; without that folder it says so and writes nothing.
 """

@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         parts += [f"## {script.stem}", "", "(skipped by this run; results of an earlier run:)",
                   "", earlier, ""]  # fmt: skip
     stems = {p.stem for p in scripts()}
-    for md in sorted(RESULTS.glob("*.md")):  # tables a script writes under another name
+    for md in sorted(RESULTS.glob("*.md")):  # tables without a script of their own name
         if md.stem not in stems:
-            note = "(a second table of a benchmark above, as last written:)"
+            note = "(a table without a script of its own name, as last written:)"
             parts += [f"## {md.stem}", "", note, "", _strip_title(md.read_text("utf-8")), ""]
     RESULTS.mkdir(exist_ok=True)
     write_text(HERE / "RESULTS.md", "\n".join(parts).rstrip() + "\n")

@@ -1,4 +1,4 @@
-"""Make the README's screenshot of the web demo (docs/serve.png) from the real page.
+"""Make docs/serve.png, the web demo screenshot in README.md and docs/web.md, from the real page.
 
     python tests/serve/make_screenshot.py --ckpt runs/<demo run>/checkpoints/last.ckpt \
         --vocal runs/<demo run>/samples/<epoch>/<song>_vocals.wav --out docs/serve.png
