@@ -1,5 +1,7 @@
-"""Render the demo set (Bach chorales as vocal/accompaniment stems: `demo --out DIR`, or `demo
---list` to count the renderable chorales) or scan a stem source for unusable songs (`check`)."""
+"""Render the demo set (Bach chorales as vocal/accompaniment stems: `demo --out DIR`, `demo
+--list` to count the renderable chorales, `demo --resplit` to give a rendered set the current
+split rule), regenerate the chorale tune table (`tunes`) or scan a stem source for unusable songs
+(`check`)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from samuel_pl.cli.common import DEFAULT_CONFIG, add_config_arguments, config_fr
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Subcommands ``demo`` and ``check``."""
-    sub = parser.add_subparsers(dest="data_command", metavar="{demo,check}")
+    """Subcommands ``demo``, ``tunes`` and ``check``."""
+    sub = parser.add_subparsers(dest="data_command", metavar="{demo,tunes,check}")
     demo = sub.add_parser("demo", help="render Bach chorales into paired stems")
     demo.add_argument("--out", default="data/demo", help="output folder (default: data/demo)")
     demo.add_argument("--limit", type=int, default=24, help="songs to have rendered (default 24)")
@@ -27,7 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     demo.add_argument("--no-parts", action="store_true", help="skip the per-part stem files")
     demo.add_argument("--list", action="store_true", help="count renderable chorales and exit")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument(
+        "--resplit", action="store_true", help="rewrite the splits of --out by tune, render nothing"
+    )
     demo.set_defaults(_data_run=_run_demo)
+    tunes = sub.add_parser("tunes", help="regenerate the chorale tune table (parses the corpus)")
+    tunes.add_argument("--out", default=None, help="table path (default: the packaged tunes.tsv)")
+    tunes.add_argument("--workers", type=int, default=1)
+    tunes.set_defaults(_data_run=_run_tunes)
     check = sub.add_parser("check", help="scan a stem source and report unusable songs")
     add_config_arguments(check, default=DEFAULT_CONFIG)
     check.add_argument("--report", default=None, help="skip report (JSON lines) path")
@@ -48,6 +57,13 @@ def _run_demo(args: argparse.Namespace) -> int:
     from samuel_pl.data.demo import list_renderable, render_demo
 
     t0 = time.perf_counter()
+    if args.resplit:
+        from samuel_pl.data.demo_plan import resplit_demo
+
+        songs = resplit_demo(args.out, args.val_fraction, args.test_fraction)["songs"]
+        counts = {s: sum(r["split"] == s for r in songs) for s in ("train", "val", "test")}
+        print("songs: " + " ".join(f"{k}={v}" for k, v in counts.items()))
+        return 0
     if args.list:
         ok, bad = list_renderable(workers=args.workers, progress=not args.quiet)
         for pid, reason in bad:
@@ -73,6 +89,13 @@ def _run_demo(args: argparse.Namespace) -> int:
     print("songs: " + " ".join(f"{k}={v}" for k, v in counts.items()))
     print(f"skipped pieces: {len(manifest.get('skipped', {}))}")
     print(f"seconds: {time.perf_counter() - t0:.1f}")
+    return 0
+
+
+def _run_tunes(args: argparse.Namespace) -> int:
+    from samuel_pl.data.tunes import TABLE, print_shared, write_tunes
+
+    print_shared(write_tunes(args.out or TABLE, args.workers))
     return 0
 
 

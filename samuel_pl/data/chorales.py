@@ -147,6 +147,22 @@ def piece_id(path: Path) -> str:
     return path.name.removesuffix(path.suffix)
 
 
+_FORMAT_RANK = {".mxl": 0, ".xml": 1, ".musicxml": 1, ".krn": 2}
+
+
+def unique_pieces(paths: list[Path]) -> list[Path]:
+    """One file per piece id, in the order of ``paths``: of copies in several formats (bwv277
+    is in .krn and .mxl) the MusicXML one, which names its parts; each kept at its own position."""
+    best: dict[str, Path] = {}
+    for p in paths:
+        old = best.get(piece_id(p))
+        if old is None or _FORMAT_RANK.get(p.suffix.lower(), 3) < _FORMAT_RANK.get(
+            old.suffix.lower(), 3
+        ):
+            best[piece_id(p)] = p
+    return [p for p in paths if best[piece_id(p)] == p]
+
+
 def load_piece(path: str | Path) -> tuple[Piece | None, str]:
     """Parse a chorale; returns (piece, '') or (None, reason) when it cannot be used."""
     from music21 import converter

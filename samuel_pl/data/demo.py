@@ -9,6 +9,11 @@ Layout of ``out``: ``<song_id>/{vocals,accompaniment}.wav``, ``<song_id>/parts/<
 kHz stereo PCM_16, equal length, one common gain per song, peak at -1 dBFS), ``<song_id>/song.json``
 (the done marker, written last) and ``manifest.json`` (all finished songs; rewritten atomically
 after each song). Every file is written under a temporary name and renamed.
+
+Splits are by chorale tune (:mod:`samuel_pl.data.demo_plan`): every piece harmonising one
+melody is in one split. The manifest's ``split_by`` names the rule; a set rendered under an older
+rule gets its splits rewritten without rendering (:func:`ensure_demo`, or ``python -m
+samuel_pl.data demo --resplit``).
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from samuel_pl.audio import write_audio
-from samuel_pl.data.chorales import Piece, corpus_paths, load_piece, piece_id
-from samuel_pl.data.splits import assign_splits
+from samuel_pl.data.chorales import Piece, corpus_paths, load_piece, piece_id, unique_pieces
+from samuel_pl.data.demo_plan import SPLIT_BY, demo_splits, piece_order, resplit_demo, set_split
 from samuel_pl.data.synth import Renderer, TimedNote, resolve_soundfont
 from samuel_pl.errors import DataError
 from samuel_pl.files import write_json
@@ -63,13 +68,6 @@ def settings_of(seed: int, backend: str, soundfont: str | Path | None) -> dict[s
     """What makes two renders of a song identical; a folder holds songs of one setting only."""
     sf = resolve_soundfont(soundfont)
     return {"format": FORMAT_VERSION, "seed": int(seed), "backend": backend, "soundfont": sf.name}
-
-
-def piece_order(seed: int) -> list[Path]:
-    """All corpus pieces in a seeded order; a render of N songs takes the first N renderable."""
-    paths = corpus_paths()
-    rng = np.random.default_rng([int(seed), 7919])
-    return [paths[i] for i in rng.permutation(len(paths))]
 
 
 def _song_rng(seed: int, song_id: str) -> np.random.Generator:
@@ -266,7 +264,7 @@ def render_demo(
     settings = settings_of(seed, backend, soundfont)
     soundfont = resolve_soundfont(soundfont)
     order = piece_order(seed)
-    splits = assign_splits(len(order), val_fraction, test_fraction)  # by position in the order
+    splits = demo_splits(order, val_fraction, test_fraction)
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
         try:
@@ -285,6 +283,7 @@ def render_demo(
     def write_manifest() -> None:
         songs = sorted(records.values(), key=lambda r: position.get(r["source_piece"], 1 << 30))
         doc = {"format": FORMAT_VERSION, "settings": settings, "sample_rate": SAMPLE_RATE}
+        doc["split_by"] = SPLIT_BY
         doc.update(val_fraction=val_fraction, test_fraction=test_fraction, songs=songs)
         doc["skipped"] = dict(sorted(skipped.items()))
         write_json(manifest_path, doc)
@@ -294,7 +293,7 @@ def render_demo(
         if rec is not None:
             if rec.get("settings") != settings:
                 raise DataError(f"{out / piece_id(path)} was rendered with other settings")
-            records[rec["song_id"]] = rec
+            records[rec["song_id"]] = set_split(out, rec, splits[piece_id(path)])
     bar = tqdm(total=limit, desc="demo songs", unit="song", disable=not progress)
     bar.update(min(limit, len(records)))
     try:
@@ -306,7 +305,7 @@ def render_demo(
                 if sid in records:
                     taken += 1
                 else:
-                    args = (splits[cursor], str(out), seed, backend, soundfont, parts)
+                    args = (splits[sid], str(out), seed, backend, soundfont, parts)
                     batch.append((str(path), sid, *args))
                 cursor += 1
             for sid, rec, reason in _run(_render_task, batch, workers or default_workers()):
@@ -327,7 +326,8 @@ def render_demo(
 def ensure_demo(root: str | Path, songs: int, seed: int, **kwargs: Any) -> Path:
     """Render the demo set into ``root`` when missing or smaller than ``songs``; returns root.
 
-    Idempotent and cheap when everything is there (reads the manifest only). Writes no
+    Idempotent and cheap when everything is there (reads the manifest only; re-splits a set made
+    under an older split rule, no audio touched). Writes no
     per-part stems unless ``parts=True`` (training needs none). ``kwargs`` go to
     :func:`render_demo` (backend, soundfont, workers, val/test_fraction, progress, parts).
     """
@@ -340,6 +340,10 @@ def ensure_demo(root: str | Path, songs: int, seed: int, **kwargs: Any) -> Path:
             doc = {}
         have = [s for s in doc.get("songs", []) if _done(root / s["song_id"]) is not None]
         if len(have) >= songs and doc.get("settings", {}).get("seed") == seed:
+            if doc.get("split_by") != SPLIT_BY:  # rendered under an older split rule
+                resplit_demo(
+                    root, kwargs.get("val_fraction", 0.1), kwargs.get("test_fraction", 0.1)
+                )
             return root
     kwargs.setdefault("parts", False)  # training reads vocals + accompaniment only
     render_demo(root, limit=songs, seed=seed, **kwargs)
@@ -350,7 +354,7 @@ def list_renderable(workers: int | None = None, progress: bool = True) -> tuple[
     """Parse every corpus chorale without rendering: (renderable ids, [(id, reason)] skipped)."""
     from tqdm import tqdm
 
-    paths = corpus_paths()
+    paths = unique_pieces(corpus_paths())
     ok, bad = [], []
     it = _run(_parse_task, paths, workers or default_workers())
     for pid, reason in tqdm(it, total=len(paths), desc="parsing", disable=not progress):

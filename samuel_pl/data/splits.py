@@ -3,8 +3,10 @@
 One algorithm serves every source: walk an ordered list of songs and give each position a split
 with two running accumulators (:func:`assign_splits`), so any prefix holds about the right shares
 and the first positions go to val and test (a handful of songs has each split). The demo walks
-its seeded piece order (rendering more songs never moves an earlier one); other sources walk a
-seeded shuffle of their sorted song ids (:func:`split_songs`, independent of listing order).
+its seeded piece order by chorale tune (:func:`split_groups`: every piece of a tune takes the
+split of the tune's first piece, so no melody is in two splits; rendering more songs never
+moves an earlier one); other sources walk a seeded shuffle of their sorted song ids
+(:func:`split_songs`, independent of listing order).
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def assign_splits(n: int, val_fraction: float, test_fraction: float) -> list[str
     if out and "train" not in out:
         out[-1] = "train"
     return out
+
+
+def split_groups(groups: list[str], val_fraction: float, test_fraction: float) -> list[str]:
+    """Split of each of ``n`` ordered positions labelled by group: every position takes the split
+    :func:`assign_splits` gives the first position of its group (no group in two splits; a
+    position that starts its group keeps the split a per-position walk gives it)."""
+    by_position = assign_splits(len(groups), val_fraction, test_fraction)
+    first: dict[str, str] = {}
+    return [first.setdefault(g, split) for g, split in zip(groups, by_position)]
 
 
 def split_songs(

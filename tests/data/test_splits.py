@@ -1,34 +1,25 @@
-"""samuel_pl.data.splits: the one split algorithm (demo piece order and seeded song-id splits)."""
+"""samuel_pl.data.splits: the one split algorithm (demo order and splits, seeded song-id splits)."""
 
 from __future__ import annotations
 
-from samuel_pl.data.chorales import piece_id
-from samuel_pl.data.demo import piece_order
+from samuel_pl.data.demo_plan import demo_plan
 from samuel_pl.data.splits import assign_splits, split_songs
 
-# The first 40 songs of the demo set as rendered before the split algorithms were merged
-# (data/demo/manifest.json of `python -m samuel_pl.data demo`, seed 0, val/test 0.1/0.1).
-DEMO_SEED0 = {
-    "bwv396": "val", "bwv151.5": "test", "bwv248.64-s": "train", "bwv388": "train",
-    "bwv363": "train", "bwv145-a": "train", "bwv45.7": "train", "bwv297": "train",
-    "bwv195.6": "train", "bwv99.6": "train", "bwv66.6": "val", "bwv244.17": "test",
-    "bwv166.6": "train", "bwv140.7": "train", "bwv419": "train", "bwv301": "train",
-    "bwv164.6": "train", "bwv291": "train", "bwv285": "train", "bwv310": "train",
-    "bwv327": "val", "bwv16.6": "test", "bwv5.7": "train", "bwv339": "train",
-    "bwv148.6": "train", "bwv408": "train", "bwv337": "train", "bwv409": "train",
-    "bwv334": "train", "bwv244.3": "train", "bwv414": "val", "bwv295": "test",
-    "bwv330": "train", "bwv139.6": "train", "bwv248.17": "train", "bwv67.7": "train",
-    "bwv324": "train", "bwv248.28": "train", "bwv8.6": "train", "bwv270": "train",
-}  # fmt: skip
+# The first 40 songs of the demo set in render order (data/demo/manifest.json of `python -m
+# samuel_pl.data demo`, seed 0): splitting by tune must not move a song in the order.
+DEMO_SEED0 = [
+    "bwv396", "bwv151.5", "bwv248.64-s", "bwv388", "bwv363", "bwv145-a", "bwv45.7", "bwv297",
+    "bwv195.6", "bwv99.6", "bwv66.6", "bwv244.17", "bwv166.6", "bwv140.7", "bwv419", "bwv301",
+    "bwv164.6", "bwv291", "bwv285", "bwv310", "bwv327", "bwv16.6", "bwv5.7", "bwv339",
+    "bwv148.6", "bwv408", "bwv337", "bwv409", "bwv334", "bwv244.3", "bwv414", "bwv295",
+    "bwv330", "bwv139.6", "bwv248.17", "bwv67.7", "bwv324", "bwv248.28", "bwv8.6", "bwv270",
+]  # fmt: skip
 
 
-def test_demo_split_unchanged():
-    order = piece_order(0)
-    splits = assign_splits(len(order), 0.1, 0.1)  # what render_demo gives each position
-    first: dict[str, str] = {}
-    for path, split in zip(order, splits):
-        first.setdefault(piece_id(path), split)  # a repeated id renders at its first position
-    assert {sid: first[sid] for sid in DEMO_SEED0} == DEMO_SEED0
+def test_demo_order_unchanged():
+    plan = demo_plan(0, len(DEMO_SEED0))
+    assert [sid for sid, _ in plan] == DEMO_SEED0
+    assert {sid for sid, split in plan if split == "test"} >= {"bwv151.5", "bwv195.6"}  # one tune
 
 
 def test_assign_splits_prefix_has_each_split():
