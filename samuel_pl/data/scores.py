@@ -11,6 +11,7 @@ evaluation; :func:`group_paths` never returns them and :data:`GROUPS` does not n
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -108,26 +109,36 @@ def _window(notes: list[Note], start: float, end: float) -> list[Note]:
     return out
 
 
-def load_excerpt(path: str | Path, excerpt: int, song_id: str) -> tuple[Piece | None, str]:
-    """Excerpt ``excerpt`` (0-based, ``EXCERPT_Q`` quarters) of a score as a Piece whose
-    ``soprano`` is the melody chosen by role; (None, reason) when it cannot be used."""
+@functools.lru_cache(maxsize=4)  # excerpts of one movement parse it once per process
+def _score_parts(path: str) -> tuple[list[tuple[str, list[Note], list[float]]], str]:
+    """(label, notes, fermata ends) of every part of a score, or ([], reason)."""
     from music21 import converter
 
     try:
-        score: Any = converter.parse(str(path))
+        score: Any = converter.parse(path)
     except Exception as exc:  # music21 raises many kinds
-        return None, f"music21 cannot parse it ({type(exc).__name__})"
+        return [], f"music21 cannot parse it ({type(exc).__name__})"
     if hasattr(score, "scores"):  # an Opus: its first score
         score = score.scores[0] if len(score.scores) else None
     if score is None or not hasattr(score, "parts"):
-        return None, "no parts"
-    start = excerpt * EXCERPT_Q
-    labelled, fermatas = [], []
+        return [], "no parts"
+    out = []
     for i, part in enumerate(score.parts):
         notes, ferm = part_notes(part)
-        labelled.append(
-            (part_label(part) or f"part {i + 1}", _window(notes, start, start + EXCERPT_Q))
-        )
+        out.append((part_label(part) or f"part {i + 1}", notes, ferm))
+    return out, ""
+
+
+def load_excerpt(path: str | Path, excerpt: int, song_id: str) -> tuple[Piece | None, str]:
+    """Excerpt ``excerpt`` (0-based, ``EXCERPT_Q`` quarters) of a score as a Piece whose
+    ``soprano`` is the melody chosen by role; (None, reason) when it cannot be used."""
+    parts, reason = _score_parts(str(path))
+    if not parts:
+        return None, reason or "no parts"
+    start = excerpt * EXCERPT_Q
+    labelled, fermatas = [], []
+    for label, notes, ferm in parts:
+        labelled.append((label, _window(notes, start, start + EXCERPT_Q)))
         fermatas += [f - start for f in ferm if start < f <= start + EXCERPT_Q]
     quarters = max((n.start + n.length for _, ns in labelled for n in ns), default=0.0)
     if quarters < MIN_EXCERPT_Q:

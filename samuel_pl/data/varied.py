@@ -68,7 +68,8 @@ def settings_of(demo_set: str, seed: int) -> dict[str, Any]:
 def varied_plan(demo_set: str, seed: int, val: float = 0.1, test: float = 0.1) -> list[dict]:
     """Every song the set can hold, in render order: {song_id, path, excerpt, group, split}.
 
-    Groups take turns (any prefix mixes them); within a group a seeded shuffle. Splits by
+    Groups take turns (any prefix mixes them); within a group a seeded shuffle of movements
+    (excerpts of one movement follow each other, so a worker parses it once). Splits by
     :func:`split_groups` over tunes (chorales) or movements (other scores)."""
     settings_of(demo_set, seed)
     names = [HELD_OUT_GROUP] if demo_set == "varied_heldout" else [
@@ -78,8 +79,9 @@ def varied_plan(demo_set: str, seed: int, val: float = 0.1, test: float = 0.1) -
     labels = tune_labels(load_tunes())
     queues = []
     for g in names:
-        items = []
-        for p in group_paths(g):
+        paths = group_paths(g)
+        items = []  # movements in a seeded order, the excerpts of one movement in a row
+        for p in (paths[i] for i in rng.permutation(len(paths))):
             sid = score_id(p)
             if g == "chorales":
                 items.append({"song_id": sid, "path": str(p), "excerpt": 0, "tune": labels[sid]})
@@ -88,7 +90,7 @@ def varied_plan(demo_set: str, seed: int, val: float = 0.1, test: float = 0.1) -
                     {"song_id": f"{sid}-e{k}", "path": str(p), "excerpt": k, "tune": sid}
                     for k in range(EXCERPTS)
                 ]
-        queues.append([dict(it, group=g) for it in (items[i] for i in rng.permutation(len(items)))])
+        queues.append([dict(it, group=g) for it in items])
     order = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     if demo_set == "varied_heldout":
         splits = ["test"] * len(order)
@@ -175,15 +177,18 @@ def room_and_eq(
     rng = np.random.default_rng(plan["room_seed"])
     t = np.arange(int(rt60 * sr)) / sr
     ir = rng.normal(0.0, 1.0, (2, t.size)) * np.exp(-6.91 * t / rt60)
-    ir = (ir / np.sqrt((ir**2).sum(axis=1, keepdims=True))).astype(np.float32)
+    ir /= np.sqrt((ir**2).sum(axis=1, keepdims=True))
+    kernel = np.zeros((2, t.size + 2048))  # dry + wet room, then the EQ (both LTI: one kernel)
+    kernel[:, 0] = 1.0 - wet
+    kernel[:, : t.size] += wet * ir
     a = float(np.exp(-2 * np.pi * 500.0 / sr))
+    low = lfilter([1 - a], [1, -a], kernel, axis=1)
     g_low, g_high = 10 ** (plan["eq_db"]["low"] / 20), 10 ** (plan["eq_db"]["high"] / 20)
+    kernel = (g_low * low + g_high * (kernel - low)).astype(np.float32)
     out = {}
     for name, x in audio.items():
-        low = lfilter([1 - a], [1, -a], x, axis=1).astype(np.float32)
-        y = np.float32(g_low) * low + np.float32(g_high) * (x - low)
-        verb = np.stack([oaconvolve(y[c], ir[c])[: y.shape[1]] for c in range(2)])
-        out[name] = ((1 - wet) * y + wet * verb).astype(np.float32)
+        wet_x = [oaconvolve(x[c], kernel[c])[: x.shape[1]] for c in range(2)]
+        out[name] = np.stack(wet_x).astype(np.float32)
     return out
 
 
