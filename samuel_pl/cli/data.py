@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     demo.add_argument("--out", default="data/demo", help="output folder (default: data/demo)")
     demo.add_argument("--limit", type=int, default=24, help="songs to have rendered (default 24)")
     demo.add_argument("--seed", type=int, default=0, help="seed of order, splits and draws")
+    demo.add_argument(
+        "--set",
+        choices=("bach", "varied", "varied_heldout"),
+        default="bach",
+        help="bach chorales (default), the varied set, or its held-out style (docs/data.md)",
+    )
     demo.add_argument("--backend", choices=("tinysoundfont", "fluidsynth"), default="tinysoundfont")
     demo.add_argument("--soundfont", default=None, help=".sf2 file (default: pretty_midi's GM)")
     demo.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
@@ -64,6 +70,21 @@ def _run_demo(args: argparse.Namespace) -> int:
         counts = {s: sum(r["split"] == s for r in songs) for s in ("train", "val", "test")}
         print("songs: " + " ".join(f"{k}={v}" for k, v in counts.items()))
         return 0
+    if args.set != "bach":
+        from samuel_pl.data.varied import render_varied
+
+        manifest = render_varied(
+            args.out,
+            args.set,
+            limit=args.limit,
+            seed=args.seed,
+            workers=args.workers,
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+            progress=not args.quiet,
+            parts=not args.no_parts,
+        )
+        return _print_summary(args.out, manifest, t0)
     if args.list:
         ok, bad = list_renderable(workers=args.workers, progress=not args.quiet)
         for pid, reason in bad:
@@ -83,9 +104,13 @@ def _run_demo(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         parts=not args.no_parts,
     )
+    return _print_summary(args.out, manifest, t0)
+
+
+def _print_summary(out: str, manifest: dict, t0: float) -> int:
     songs = manifest["songs"]
     counts = {s: sum(r["split"] == s for r in songs) for s in ("train", "val", "test")}
-    print(f"demo set: {Path(args.out) / 'manifest.json'}")
+    print(f"demo set: {Path(out) / 'manifest.json'}")
     print("songs: " + " ".join(f"{k}={v}" for k, v in counts.items()))
     print(f"skipped pieces: {len(manifest.get('skipped', {}))}")
     print(f"seconds: {time.perf_counter() - t0:.1f}")

@@ -51,6 +51,11 @@ class DataConfig:
     those N (0: every rendered song)."""
     demo_seed: int = 0
     """Demo source only: seed of instrumentation, tempo, transposition and splits."""
+    demo_set: str = "bach"
+    """Demo source only: bach (Bach chorales, one SoundFont) | varied (chorales, quartets,
+    chamber music; 3 SoundFonts, drawn keys, tempi, programs and rooms) | varied_heldout (the
+    held-out style for transfer figures: polyphony with a SoundFont varied never uses; every
+    song is test). See docs/data.md."""
     val_fraction: float = 0.1
     """Share of songs held out for validation (sources without their own split)."""
     test_fraction: float = 0.1

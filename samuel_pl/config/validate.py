@@ -130,6 +130,7 @@ RULES: dict[type, dict[str, Check]] = {
     schema.RunConfig: {"name": nonempty},
     schema.DataConfig: {
         "source": one_of(*DATA_SOURCES),
+        "demo_set": one_of("bach", "varied", "varied_heldout"),
         "sample_rate": POS,
         "channels": one_of(1, 2),
         "crop_frames": POS,

@@ -167,39 +167,49 @@ def render_song(
     if peak <= 0.0:
         raise DataError(f"{piece.path}: rendered silence")
     gain = PEAK / peak  # one gain for every stem keeps the natural vocal/accompaniment balance
-    folder = out / song_id
+    record = {
+        "song_id": song_id,
+        "source_piece": piece.piece_id,
+        "split": split,
+        "duration_s": round(n / renderer.sample_rate, 3),
+        "samples": n,
+        "sample_rate": renderer.sample_rate,
+        "key": _transpose_key(piece.key, plan["transpose"]),
+        "original_key": piece.key,
+        "transpose": plan["transpose"],
+        "tempo_bpm": plan["tempo_bpm"],
+        "instrumentation": plan["instrumentation"],
+        "vocal_part": piece.soprano.name,
+        "programs": {name: prog for name, (prog, _) in plan["stems"].items()},
+        "parts": parts if write_parts else [],
+        "gain": round(gain, 6),
+        "settings": settings_of(seed, renderer.backend, renderer.soundfont),
+    }
+    names = ["vocals", "accompaniment", *(parts if write_parts else [])]
+    write_song(
+        out / song_id, {k: audio[k] * np.float32(gain) for k in names}, renderer.sample_rate, record
+    )
+    return record
+
+
+def write_song(
+    folder: Path, audio: dict[str, np.ndarray], sample_rate: int, record: dict[str, Any]
+) -> None:
+    """Write stems (vocals/accompaniment at the top, others under parts/) and song.json last;
+    an interrupted write leaves nothing that looks finished."""
     for stale in list(folder.glob(".*.tmp")) + list(folder.glob("parts/.*.tmp")):
         stale.unlink(missing_ok=True)  # left by a killed process
     written: list[Path] = []
     try:
-        for name in ["vocals", "accompaniment", *(parts if write_parts else [])]:
-            dest = folder / f"{name}.wav" if name in ("vocals", "accompaniment") else None
-            dest = dest or folder / "parts" / f"{name}.wav"
-            written.append(write_audio(dest, audio[name] * np.float32(gain), renderer.sample_rate))
-        record = {
-            "song_id": song_id,
-            "source_piece": piece.piece_id,
-            "split": split,
-            "duration_s": round(n / renderer.sample_rate, 3),
-            "samples": n,
-            "sample_rate": renderer.sample_rate,
-            "key": _transpose_key(piece.key, plan["transpose"]),
-            "original_key": piece.key,
-            "transpose": plan["transpose"],
-            "tempo_bpm": plan["tempo_bpm"],
-            "instrumentation": plan["instrumentation"],
-            "vocal_part": piece.soprano.name,
-            "programs": {name: prog for name, (prog, _) in plan["stems"].items()},
-            "parts": parts if write_parts else [],
-            "gain": round(gain, 6),
-            "settings": settings_of(seed, renderer.backend, renderer.soundfont),
-        }
+        for name, wav in audio.items():
+            top = name in ("vocals", "accompaniment")
+            dest = folder / f"{name}.wav" if top else folder / "parts" / f"{name}.wav"
+            written.append(write_audio(dest, wav, sample_rate))
         write_json(folder / "song.json", record)
     except BaseException:
-        for path in written:  # an interrupted song leaves nothing that looks finished
+        for path in written:
             path.unlink(missing_ok=True)
         raise
-    return record
 
 
 _RENDERER: dict[tuple, Renderer] = {}

@@ -346,7 +346,19 @@ def prepare_source(cfg: DataConfig, progress: bool = True) -> StemSource:
     """:func:`build_source`, rendering the demo set into ``cfg.root`` first when
     ``cfg.source == "demo"`` and it is missing or smaller than ``cfg.demo_songs`` (cheap when
     it is there: :func:`samuel_pl.data.demo.ensure_demo` reads the manifest only)."""
-    if cfg.source == "demo":
+    if cfg.source == "demo" and cfg.demo_set != "bach":
+        from samuel_pl.data.varied import ensure_varied
+
+        ensure_varied(
+            Path(cfg.root),
+            cfg.demo_set,
+            cfg.demo_songs,
+            cfg.demo_seed,
+            val_fraction=cfg.val_fraction,
+            test_fraction=cfg.test_fraction,
+            progress=progress,
+        )
+    elif cfg.source == "demo":
         from samuel_pl.data.demo import ensure_demo
 
         ensure_demo(
