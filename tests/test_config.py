@@ -136,6 +136,8 @@ BAD_VALUES = [
     ("codec.scale", "bark", "mel | log"),
     ("data.pitch_shift", "-1", ">= 0"),
     ("data.pitch_shift", "3", "codec.scale=log"),  # the debug config's codec is the mel scale
+    ("model.interval_span", "4", "odd number"),
+    ("model.interval_features", "2", "channels are semitones"),  # mel scale: not semitones
 ]
 
 

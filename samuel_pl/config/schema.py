@@ -145,6 +145,14 @@ class ModelConfig:
     cond_concat: bool = False
     """Also concatenate the vocal latent with x_t at the input conv (a direct, frame-aligned
     conditioning path beside the attention context)."""
+    interval_features: int = 0
+    """Feature maps per semitone of a convolution over the pitch axis of the stacked (x_t, vocal)
+    semitone channels, weights shared across keys (it sees intervals, not absolute pitch);
+    concatenated at the input conv. 0: off. Needs a codec whose channels are semitones."""
+    interval_pitch_channels: int = 0
+    """Leading latent channels that are semitones for ``interval_features`` (0: all)."""
+    interval_span: int = 25
+    """Pitch extent of the interval convolutions in semitones (odd; 25 = +-1 octave)."""
 
 
 @dataclass

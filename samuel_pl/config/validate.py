@@ -171,6 +171,9 @@ RULES: dict[type, dict[str, Check]] = {
         "groups": POS,
         "dropout": number(0, 1, hi_open=True),
         "blocks_per_level": POS,
+        "interval_features": NONNEG,
+        "interval_pitch_channels": NONNEG,
+        "interval_span": number(3),
     },
     schema.DiffusionConfig: {
         "train_steps": number(2),
@@ -270,12 +273,20 @@ def _model_shapes(m: schema.ModelConfig, key: str) -> Iterator[str]:
                 f"and {key}.channels[-1]={ch[-1]} leaving an even head width (RoPE)"
             )
             break
+    if m.interval_span % 2 == 0:
+        yield f"invalid {key}.interval_span={m.interval_span}; allowed: an odd number >= 3"
+
+
+def semitone_codec(cfg: schema.FitConfig) -> bool:
+    """Whether the codec's channels are semitones (a log codec, whole channels per semitone)."""
+    c = cfg.codec
+    return c.type == "mel" and c.scale == "log" and c.bins_per_octave % 12 == 0
 
 
 def pitch_shift_problem(cfg: schema.FitConfig) -> str | None:
     """Why ``data.pitch_shift`` cannot work with this codec, or None (off, or a log codec)."""
     d, c = cfg.data, cfg.codec
-    if d.pitch_shift <= 0 or (c.type == "mel" and c.scale == "log" and c.bins_per_octave % 12 == 0):
+    if d.pitch_shift <= 0 or semitone_codec(cfg):
         return None
     return (
         f"invalid data.pitch_shift={d.pitch_shift}; allowed: 0 unless codec.type=mel, "
@@ -290,6 +301,13 @@ def _fit_shapes(cfg: schema.FitConfig, key: str) -> Iterator[str]:
     shift = pitch_shift_problem(cfg)
     if shift:
         yield shift
+    if cfg.model.interval_features > 0 and not semitone_codec(cfg):
+        c = cfg.codec
+        yield (
+            f"invalid model.interval_features={cfg.model.interval_features}; allowed: 0 unless "
+            f"the codec's channels are semitones (codec.type=mel, codec.scale=log, "
+            f"codec.bins_per_octave a multiple of 12; got type={c.type}, scale={c.scale})"
+        )
     if d.val_fraction + d.test_fraction >= 1:
         yield (
             f"invalid data.val_fraction={d.val_fraction} with data.test_fraction="

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from samuel_pl.nn.attention import SoftAlignmentAttention
 from samuel_pl.nn.blocks import Downsample, ResBlock, Upsample
 from samuel_pl.nn.embeddings import TimeEmbedding
+from samuel_pl.nn.interval import IntervalFeatures
 
 
 class SamuelUNet(nn.Module):
@@ -37,6 +38,11 @@ class SamuelUNet(nn.Module):
         groups, dropout: GroupNorm groups; dropout inside residual blocks.
         blocks_per_level: residual blocks per U-Net level.
         cond_concat: also concatenate the vocal latent with x_t at the input conv.
+        interval_features: feature maps per semitone of a pitch-shared convolution over the
+            stacked (x_t, vocal) semitone channels (:class:`~samuel_pl.nn.interval.
+            IntervalFeatures`), concatenated at the input conv; 0 disables it.
+        interval_pitch_channels: leading latent channels that are semitones (0: all).
+        interval_span: pitch extent of the interval convolutions in semitones (odd).
         train_steps: T_train (t is in step units, [0, train_steps - 1]).
         alpha_bar: ``alpha_bar(t (B,)) -> (B,)`` of the noise schedule; needed (only) by the
             ``alpha_bar`` mix schedule (the network itself knows no schedule).
@@ -56,6 +62,9 @@ class SamuelUNet(nn.Module):
         dropout: float = 0.0,
         blocks_per_level: int = 1,
         cond_concat: bool = False,
+        interval_features: int = 0,
+        interval_pitch_channels: int = 0,
+        interval_span: int = 25,
         train_steps: int = 800,
         alpha_bar: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
@@ -81,7 +90,13 @@ class SamuelUNet(nn.Module):
         self.time_embed = TimeEmbedding(td, time_hidden)
         self.null_cond = nn.Parameter(torch.zeros(cin))
         self.cond_concat = bool(cond_concat)
-        self.in_x = nn.Conv1d(cin * (2 if self.cond_concat else 1), ch[0], 3, padding=1)
+        self.interval: IntervalFeatures | None = None
+        extra = 0
+        if interval_features > 0:
+            pitch = interval_pitch_channels or cin
+            self.interval = IntervalFeatures(min(pitch, cin), interval_features, interval_span)
+            extra = self.interval.out_channels
+        self.in_x = nn.Conv1d(cin * (2 if self.cond_concat else 1) + extra, ch[0], 3, padding=1)
         self.in_cond = nn.Conv1d(cin, ch[0], 3, padding=1)
         self.in_attn = attn(ch[0])
         self.ctx_down = nn.ModuleList(
@@ -149,7 +164,10 @@ class SamuelUNet(nn.Module):
         temb = self.time_embed(t)  # (B, time_dim)
         a = self.noise_level(t)  # (B,) alpha_bar(t) for the alpha_bar mix, else None
 
-        h = self.in_x(torch.cat([x, cond], dim=1) if self.cond_concat else x)  # (B, c0, T)
+        inputs = [x, cond] if self.cond_concat else [x]
+        if self.interval is not None:
+            inputs.append(self.interval(x, cond))  # (B, F * P, T) interval features
+        h = self.in_x(torch.cat(inputs, dim=1))  # (B, c0, T)
         c = self.in_cond(cond)  # (B, c0, T)
         ctx = c + self.in_attn(h, c, t, temb, a)  # aligned context (B, c0, T)
         ctxs = [ctx]
