@@ -50,7 +50,8 @@ def test_infinite_and_undefined_d_are_null_with_the_reason() -> None:
 def test_metrics_json_parses_with_a_strict_parser(tmp_path: Path) -> None:
     per_song = _per_song()
     nan = float("nan")
-    rows = {"gt": {"consonance_share": (0.7, 0.7, 0.7), "fd_mel": (nan, nan, nan)}}
+    rows = {"gt": {"consonance_share": (0.7, 0.7, 0.7), "fd_mel": (nan, nan, nan),
+                   "silent_outputs": (1.0, 1.0, 1.0)}}  # fmt: skip
     result = _result(SuiteConfig(), None, rows, {}, {}, 3, 1.0)
     assert result["notes"]["gt"] == ["fd_mel: null (no clip gave a defined score)"]
     result |= {"generators": ["gt"], "controls": [], "per_song": per_song}
@@ -61,4 +62,7 @@ def test_metrics_json_parses_with_a_strict_parser(tmp_path: Path) -> None:
     assert doc["validation"]["consonance_share"]["d"]["vocal_copy"] is None
     assert doc["per_song"]["tt"]["consonance_share"] == [0.1, None, None]
     table = (tmp_path / "table.md").read_text()
+    # the count of silent outputs is a headline column beside the harmony means
+    assert "| generator | availability | fd_mel | consonance_share | silent_outputs |" in table
+    assert "| gt | available | n/a | 0.7 | 1 |" in table
     assert "- n/a: consonance_share against vocal_copy: both rows have zero variance" in table
