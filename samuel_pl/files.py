@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -88,12 +89,26 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def finite_json(data: Any) -> Any:
+    """``data`` with every NaN / +-inf float (in dicts, lists, tuples) replaced by None, so
+    ``json.dumps`` gives strict JSON (no ``NaN`` / ``Infinity`` tokens). Writers that know why
+    a value is undefined say so beside it (e.g. a ``notes`` entry)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite_json(v) for v in data]
+    return data
+
+
 def write_json(
     path: str | Path, data: Any, indent: int | None = 1, default: Any = None, newline: bool = False
 ) -> Path:
-    """Atomically write ``json.dumps(data, indent=indent, default=default)`` (UTF-8, plus a final
-    newline when ``newline``); returns ``path``."""
-    text = json.dumps(data, indent=indent, default=default)
+    """Atomically write ``data`` as strict JSON (``json.dumps(data, indent=indent,
+    default=default)``; NaN / +-inf become null, :func:`finite_json`), UTF-8, plus a final
+    newline when ``newline``; returns ``path``."""
+    text = json.dumps(finite_json(data), indent=indent, default=default, allow_nan=False)
     return write_text(path, text + "\n" if newline else text)
 
 

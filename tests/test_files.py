@@ -107,3 +107,11 @@ def test_npy_is_float32_and_memory_mappable(tmp_path: Path) -> None:
     assert back.dtype == np.float32 and isinstance(back, np.memmap)
     np.testing.assert_array_equal(back, x)
     assert _leftovers(tmp_path / "songs") == []
+
+
+def test_json_is_strict_nonfinite_numbers_become_null(tmp_path: Path) -> None:
+    data = {"d": {"vocal_copy": float("-inf")}, "ci": (float("nan"), 1.0), "x": [float("inf")]}
+    path = write_json(tmp_path / "m.json", data)
+    text = path.read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text) == {"d": {"vocal_copy": None}, "ci": [None, 1.0], "x": [None]}

@@ -3,6 +3,7 @@
 from samuel_pl.codecs.base import (
     LatentCodec,
     build_codec,
+    codec_latent_channels,
     codec_types,
     config_hash,
     register_codec,
@@ -12,6 +13,7 @@ from samuel_pl.codecs.base import (
 __all__ = [
     "LatentCodec",
     "build_codec",
+    "codec_latent_channels",
     "codec_types",
     "config_hash",
     "register_codec",

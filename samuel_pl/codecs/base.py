@@ -154,14 +154,31 @@ _REGISTRY: dict[str, str | CodecFactory] = {
     "vae": "samuel_pl.codecs.vae:VAECodec.from_config",
 }
 
+# cfg.codec.type -> "module:function" giving the latent channels from the config alone (no
+# weights loaded, no audio encoded); a type without one is built to ask it.
+_CHANNELS: dict[str, str | Callable[[CodecConfig], int]] = {
+    "mel": "samuel_pl.codecs.base:_mel_channels",
+    "stable_audio": "samuel_pl.codecs.stable_audio:config_latent_channels",
+    "vae": "samuel_pl.codecs.vae:config_latent_channels",
+}
+
 # Types the schema names but that are not in this build yet: the message says what brings them.
 _PLANNED: dict[str, str] = {}
 
 
-def register_codec(name: str, factory: str | CodecFactory) -> None:
+def register_codec(
+    name: str,
+    factory: str | CodecFactory,
+    latent_channels: str | Callable[[CodecConfig], int] | None = None,
+) -> None:
     """Register ``factory`` (callable or ``"module:attr.path"``) for ``cfg.codec.type == name``
-    (configs with ``codec.type=name`` then validate)."""
+    (configs with ``codec.type=name`` then validate); ``latent_channels``: how
+    :func:`codec_latent_channels` reads them from the config (None: it builds the codec)."""
     _REGISTRY[name] = factory
+    if latent_channels is None:
+        _CHANNELS.pop(name, None)
+    else:
+        _CHANNELS[name] = latent_channels
     allow_codec_type(name)
     _PLANNED.pop(name, None)
 
@@ -171,7 +188,7 @@ def codec_types() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _resolve(factory: str | CodecFactory) -> CodecFactory:
+def _resolve(factory: str | Callable[[CodecConfig], Any]) -> Callable[[CodecConfig], Any]:
     if callable(factory):
         return factory
     module_name, _, attr = factory.partition(":")
@@ -193,3 +210,20 @@ def build_codec(cfg: CodecConfig) -> LatentCodec:
         raise SamuelError(_PLANNED[cfg.type])
     valid = ", ".join(sorted({*_REGISTRY, *_PLANNED}))
     raise SamuelError(f"unknown codec.type '{cfg.type}'; valid types: {valid}")
+
+
+def _mel_channels(cfg: CodecConfig) -> int:
+    return int(cfg.n_mels)
+
+
+def codec_latent_channels(cfg: CodecConfig) -> int:
+    """Channels of the latents the codec of ``cfg`` makes, read from its config: ``n_mels`` (mel),
+    the weights' config file (stable_audio) or the checkpoint's saved config (vae), without
+    loading weights into a network or encoding audio. What ``model.in_channels=0`` resolves to.
+
+    Raises:
+        SamuelError: unknown type, or weights/checkpoint files that are missing or unreadable.
+    """
+    if cfg.type in _CHANNELS:
+        return int(_resolve(_CHANNELS[cfg.type])(cfg))
+    return int(build_codec(cfg).latent_channels)

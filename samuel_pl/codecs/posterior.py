@@ -9,6 +9,7 @@ to a multiple of the hop, and long signals go through overlapping windows with a
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from pathlib import Path
@@ -56,7 +57,11 @@ class PosteriorCodec(LatentCodec):
     Args:
         model: has ``encoder`` and ``decoder`` submodules (see the module docstring).
         sample_rate, audio_channels, latent_channels, hop_length: the model's geometry.
-        precision: float32 | bf16 | fp16 (weights and compute; latents/audio come out float32).
+        precision: float32 | bf16 | fp16: the weights are rounded to it, and it is the compute
+            dtype on GPUs; on CPU the rounded weights compute in float32 (oneDNN's bf16
+            convolutions give wrong results on some CPUs, e.g. AMX BRGEMM kernels on Intel Xeons,
+            pytorch#169688: a latent 74% of its peak off; PyTorch's own bf16 kernels are 30x
+            slower). Latents/audio come out float32.
         sample_posterior: latents are seeded draws instead of the posterior mean.
         chunk_frames, chunk_overlap: window and shared frames of chunked encode/decode
             (``chunk_frames <= 0``: whole signals).
@@ -91,6 +96,7 @@ class PosteriorCodec(LatentCodec):
         self.precision = precision
         # nn.Module.to: diffusers' own .to() warns about dtype casts it does not need here.
         self.model: Any = nn.Module.to(model, dtype=self.dtype).eval().requires_grad_(False)
+        self.__dict__["_cpu_float"] = None  # the float32 copy CPU compute uses (not a submodule)
         self._sr, self._channels = int(sample_rate), int(audio_channels)
         self._latent, self._hop = int(latent_channels), int(hop_length)
         self.sample_posterior = bool(sample_posterior)
@@ -124,6 +130,8 @@ class PosteriorCodec(LatentCodec):
             "sample_posterior": self.sample_posterior,
             "chunk_frames": self.chunk_frames,
             "chunk_overlap": self.chunk_overlap,
+            # half precisions compute in float32 on CPU since then: older caches are refused
+            **({"cpu_compute": "float32"} if self.dtype != torch.float32 else {}),
         }
 
     # -- encode / decode -----------------------------------------------------------------------
@@ -132,11 +140,21 @@ class PosteriorCodec(LatentCodec):
             return p.device
         return torch.device("cpu")
 
+    def _compute(self) -> tuple[Any, torch.dtype]:
+        """(model, dtype) of the forward: on CPU, a float32 copy of the (rounded) weights."""
+        device = self._device()
+        if device.type != "cpu" or self.dtype == torch.float32:
+            return self.model, self.dtype
+        if self.__dict__["_cpu_float"] is None:  # weights are frozen: one copy stays valid
+            self.__dict__["_cpu_float"] = copy.deepcopy(self.model).float()
+        return self.__dict__["_cpu_float"], torch.float32
+
     def posterior_params(self, audio: Tensor) -> Tensor:
         """(B, audio_channels, N) -> posterior parameters (B, 2 * latent, ceil(N / hop))."""
+        model, dtype = self._compute()
 
         def run(chunk: Tensor) -> Tensor:
-            return self.model.encoder(chunk.to(self._device(), self.dtype)).float()
+            return model.encoder(chunk.to(self._device(), dtype)).float()
 
         x = pad_to_multiple(audio.float(), self._hop)  # (B, C, T * hop)
         return overlap_add(run, x, self.chunk_frames, self.chunk_overlap, self._hop, 1)
@@ -157,8 +175,10 @@ class PosteriorCodec(LatentCodec):
         if latent.dim() != 3 or latent.shape[1] != self._latent:
             raise ValueError(f"decode expects (B, {self._latent}, T), got {tuple(latent.shape)}")
 
+        model, dtype = self._compute()
+
         def run(chunk: Tensor) -> Tensor:
-            return self.model.decoder(chunk.to(self._device(), self.dtype)).float()
+            return model.decoder(chunk.to(self._device(), dtype)).float()
 
         return overlap_add(run, latent.float(), self.chunk_frames, self.chunk_overlap, 1, self._hop)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import asdict
 from functools import partial
@@ -138,6 +139,11 @@ def _result(
 ) -> dict[str, Any]:
     metrics = {f"{g}/{m}": v[0] for g, vals in rows.items() for m, v in vals.items()}
     ci = {f"{g}/{m}": [v[1], v[2]] for g, vals in rows.items() for m, v in vals.items()}
+    for name, value in metrics.items():  # JSON has no NaN / inf: null, and the reason here
+        if not math.isfinite(value):
+            g, m = name.split("/", 1)
+            why = "no clip gave a defined score" if math.isnan(value) else "infinite"
+            notes.setdefault(g, []).append(f"{m}: null ({why})")
     return {
         "suite": suite.name,
         "checkpoint": ckpt,

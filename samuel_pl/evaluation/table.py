@@ -3,6 +3,7 @@ further metrics, the validate section; and the atomic write of metrics.json + ta
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ HARMONIC_HEADLINE = (
     "consonance_share_no_unison",
     "consonance_gain_no_unison",
     "key_fit",
+    "silent_outputs",  # count of silent accompaniments (scored as failures in the means above)
 )
 RHYTHM_HEADLINE = (
     "align_beat_f_measure",
@@ -41,6 +43,8 @@ def _cell(result: dict[str, Any], key: str) -> str:
     if key not in result["metrics"]:
         return ""
     v, (lo, hi) = result["metrics"][key], result["ci95"][key]
+    if not math.isfinite(v):
+        return "n/a"  # the reason is in the notes
     return f"{v:.4g}" if lo == hi else f"{v:.4g} [{lo:.3g}, {hi:.3g}]"
 
 

@@ -11,6 +11,10 @@ metrics are negated). What a metric must do depends on what it measures:
   when the accompaniment has none: no expectation against the static triad either.
 
 A metric that fails its expectation is flagged; it must not headline a table.
+
+A d that is not a finite number is reported as null with its reason in ``d_notes`` (too few
+defined scores; or both rows without variance and different means, where d is +-infinite: the
+verdict then follows its sign, a perfect separation).
 """
 
 from __future__ import annotations
@@ -55,12 +59,29 @@ def cohen_d(truth: list[float], control: list[float]) -> float:
     return effect_size(t, c) if len(t) >= 2 and len(c) >= 2 else float("nan")
 
 
-def meets(want: str, d: float) -> bool:
+def _why_undefined(truth: list[float], control: list[float] | None, d: float) -> str:
+    """Why the d of these scores is not a finite number."""
+    if control is None:
+        return "no such control row"
+    n_t, n_c = (int(np.isfinite(np.asarray(x, float)).sum()) for x in (truth, control))
+    if n_t < 2 or n_c < 2:
+        return f"fewer than 2 defined scores (ground truth {n_t}, control {n_c})"
+    better = "ground truth" if d > 0 else "control"
+    return (
+        f"both rows have zero variance and different means: d is {'+' if d > 0 else '-'}"
+        f"infinite ({better} better)"
+    )
+
+
+def meets(want: str, d: float | None) -> bool:
+    if d is None or np.isnan(d):
+        return False
     return bool(d >= SEPARATES) if want == "separate" else bool(abs(d) < IGNORES)
 
 
 def validation(per_song: dict[str, dict[str, list[float]]], roles: dict[str, str]) -> dict:
-    """``{metric: {"family", "d": {control: d}, "fails": [control, ...]}}``.
+    """``{metric: {"family", "d": {control: d or None}, "fails": [control, ...]}}`` plus
+    ``"d_notes": {control: reason}`` for every d that is None (not a finite number).
 
     ``per_song``: row name -> metric -> per-song scores (songs in the same order in every row);
     ``roles``: role of ``ROLES`` -> row name.
@@ -69,13 +90,19 @@ def validation(per_song: dict[str, dict[str, list[float]]], roles: dict[str, str
     out: dict[str, dict[str, Any]] = {}
     for metric, scores in truth.items():
         sign = -1.0 if metric in LOWER else 1.0
-        ds = {}
+        ds: dict[str, float] = {}
+        notes: dict[str, str] = {}
         for role in CONTROLS:
             other = per_song.get(roles.get(role, ""), {}).get(metric)
             ds[role] = sign * cohen_d(scores, other) if other is not None else float("nan")
+            if not np.isfinite(ds[role]):
+                notes[role] = _why_undefined(scores, other, ds[role])
         fam = family(metric)
         fails = [r for r, want in EXPECT[fam].items() if not meets(want, ds[r])]
-        out[metric] = {"family": fam, "d": ds, "fails": fails}
+        finite = {r: (d if np.isfinite(d) else None) for r, d in ds.items()}
+        out[metric] = {"family": fam, "d": finite, "fails": fails}
+        if notes:
+            out[metric]["d_notes"] = notes
     return out
 
 
@@ -93,12 +120,13 @@ def validate_markdown(checks: dict[str, dict[str, Any]], n_songs: int) -> list[s
         cells = []
         for role in CONTROLS:
             d, want = c["d"][role], EXPECT[c["family"]].get(role)
-            flag = "" if want is None or meets(want, d) else " !"
-            cells.append(f"{d:.2f}{flag}")
+            flag = "" if want is None or role not in c["fails"] else " !"
+            cells.append(f"{'n/a' if d is None else format(d, '.2f')}{flag}")
         verdict = "ok" if not c["fails"] else "fails: " + ", ".join(c["fails"])
         lines.append(f"| {metric} | {c['family']} | " + " | ".join(cells) + f" | {verdict} |")
+    undefined = [(m, r, why) for m, c in checks.items() for r, why in c.get("d_notes", {}).items()]
+    lines += [""] + [f"- n/a: {m} against {r}: {why}" for m, r, why in undefined]
     lines += [
-        "",
         f"- d > 0: the ground truth scores better; `!`: d < {SEPARATES:g} where the metric must"
         f" separate (harmonic: every control; rhythm: shuffled and tonic_triad; mixture rhythm:"
         f" shuffled), or |d| >= {IGNORES:g} where it must not see the difference (rhythm "

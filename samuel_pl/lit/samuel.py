@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.utilities import grad_norm
 from torch import Tensor
 
-from samuel_pl.codecs import build_codec
+from samuel_pl.codecs import codec_latent_channels
 from samuel_pl.config import FitConfig, load_config, to_dict
 from samuel_pl.diffusion import (
     CFGDenoiser,
@@ -28,11 +28,15 @@ from samuel_pl.lit.schedule import warmup_cosine
 from samuel_pl.nn import EMA, SamuelUNet
 
 
-def with_latent_channels(cfg: FitConfig, latent_channels: int) -> FitConfig:
-    """``cfg`` (a copy) with ``model.in_channels`` = the codec's latent channels where it is 0."""
+def with_latent_channels(cfg: FitConfig, latent_channels: int | None = None) -> FitConfig:
+    """``cfg`` (a copy) with ``model.in_channels`` = the codec's latent channels where it is 0
+    (``latent_channels``: those of a codec already built; None: read from ``cfg.codec`` by
+    :func:`~samuel_pl.codecs.codec_latent_channels`, without building the codec)."""
     if cfg.model.in_channels:
         return cfg
     out = copy.deepcopy(cfg)
+    if latent_channels is None:
+        latent_channels = codec_latent_channels(cfg.codec)
     out.model.in_channels = int(latent_channels)
     return out
 
@@ -75,8 +79,7 @@ class LitSamuel(pl.LightningModule):
         if config is None:
             config = load_config()
         cfg = config if isinstance(config, FitConfig) else config_from_hparams(config)
-        if not cfg.model.in_channels:  # follow the codec (fit fills this in without a rebuild)
-            cfg = with_latent_channels(cfg, build_codec(cfg.codec).latent_channels)
+        cfg = with_latent_channels(cfg)  # in_channels 0: follow the codec
         self.save_hyperparameters({"config": to_dict(cfg)})
         self.cfg = config_from_hparams(to_dict(cfg))
         m, d = self.cfg.model, self.cfg.diffusion

@@ -164,7 +164,8 @@ def alignment_scores(vocals: np.ndarray, accompaniment: np.ndarray, sr: int) -> 
 
 
 def effect_size(true_scores: Sequence[float], shuffled_scores: Sequence[float]) -> float:
-    """Cohen's d of true-pair over shuffled-pair scores (pooled standard deviation)."""
+    """Cohen's d of true-pair over shuffled-pair scores (pooled standard deviation); rows
+    without variance (up to float rounding) give 0 for equal means, else +-inf."""
     t, s = np.asarray(true_scores, float), np.asarray(shuffled_scores, float)
     if len(t) < 2 or len(s) < 2:
         raise ValueError("effect_size needs at least 2 scores per group")
@@ -172,8 +173,9 @@ def effect_size(true_scores: Sequence[float], shuffled_scores: Sequence[float]) 
         ((len(t) - 1) * t.var(ddof=1) + (len(s) - 1) * s.var(ddof=1)) / (len(t) + len(s) - 2)
     )
     diff = float(t.mean() - s.mean())
-    if pooled == 0:
-        return 0.0 if diff == 0 else float(np.sign(diff) * np.inf)
+    scale = max(abs(float(t.mean())), abs(float(s.mean())))
+    if pooled <= 1e-12 * scale or pooled == 0:  # constant rows (up to rounding): d is 0 or +-inf
+        return 0.0 if abs(diff) <= 1e-12 * scale else float(np.sign(diff) * np.inf)
     return diff / float(pooled)
 
 

@@ -51,6 +51,8 @@ HARMONY_KEYS = (
     "consonance_gain_no_unison",
     "key_fit",
 )
+SILENT_KEY = "silent_outputs"
+"""Reported beside the harmony means: how many accompaniments were silent (scored 0)."""
 CHANCE = {"consonance_share": 7 / 12, "consonance_share_no_unison": 6 / 12}
 
 
@@ -120,12 +122,20 @@ def _nanmean(x: np.ndarray) -> float:
     return float(np.mean(x[np.isfinite(x)])) if np.isfinite(x).any() else float("nan")
 
 
+def shift_frames(frames: int) -> list[int]:
+    """Circular shifts (in 512-sample frames at 22.05 kHz) of consonance gain for a clip of
+    ``frames`` frames: whole seconds from 2 s up to the clip length minus 2 s, each rounded to
+    the nearest frame ([] for clips under 4 s)."""
+    sec = SR / HOP  # frames per second
+    last = int(frames / sec - SHIFT_MIN_S)
+    return [int(round(k * sec)) for k in range(int(SHIFT_MIN_S), last + 1)]
+
+
 def _gain(pc: np.ndarray, chroma: np.ndarray, intervals: tuple[int, ...]) -> tuple[float, float]:
     """(share, share minus its mean over circular shifts of the chroma by 2 s, 3 s, ...)."""
     share = _nanmean(_share(pc, chroma, intervals))
     t = min(len(pc), chroma.shape[1])
-    sec = SR / HOP  # frames per second
-    shifts = [int(round(k * sec)) for k in range(int(SHIFT_MIN_S), int(t / sec - SHIFT_MIN_S) + 1)]
+    shifts = shift_frames(t)
     pc, chroma = pc[:t], chroma[:, :t]
     shifted = [_nanmean(_share(pc, np.roll(chroma, s, axis=1), intervals)) for s in shifts]
     shifted = [s for s in shifted if np.isfinite(s)]
@@ -153,13 +163,17 @@ def harmonic_fit(
 ) -> dict[str, float]:
     """Harmonic fit of a mono accompaniment ``(N,)`` to its mono vocal ``(N,)`` at ``sr``.
 
-    Returns ``{key: score}`` for every key in ``HARMONY_KEYS`` (module docstring); NaN where
-    undefined (an unvoiced vocal, a silent accompaniment; the gains need clips of >= 4 s).
+    Returns ``{key: score}`` for every key in ``HARMONY_KEYS`` (module docstring) and
+    ``silent`` (1.0 when the accompaniment's peak is below -80 dBFS: it is then scored as a
+    failure, :func:`_silent_scores`); NaN where undefined (an unvoiced vocal; the gains need
+    clips of >= 4 s).
     ``vocal_analysis``: the result of ``analyse_vocal(vocal, sr)``, to skip pyin on re-use.
     """
     va = vocal_analysis if vocal_analysis is not None else analyse_vocal(vocal, sr)
     a = _mono22k(accomp, sr)[: va.n_samples]
     chroma = accompaniment_chroma(a)
+    if not np.isfinite(chroma).any() and len(a):
+        return {**_silent_scores(va, chroma.shape[1]), "silent": 1.0}
     share, gain = _gain(va.pitch_class, chroma, CONSONANT)
     share_nu, gain_nu = _gain(va.pitch_class, chroma, CONSONANT_NO_UNISON)
     return {
@@ -168,6 +182,29 @@ def harmonic_fit(
         "consonance_share_no_unison": share_nu,
         "consonance_gain_no_unison": gain_nu,
         "key_fit": key_fit(va, chroma),
+        "silent": 0.0,
+    }
+
+
+def _silent_scores(va: VocalAnalysis, frames: int) -> dict[str, float]:
+    """Scores of a silent accompaniment (peak below -80 dBFS): a failure, not a missing song.
+
+    An empty accompaniment puts no energy on any pitch class, so the share on the consonant
+    ones is 0 (not chance: chance is what a flat, audible chroma gets), it follows nothing in
+    time (gain 0, like a drone) and has no key (key fit 0, no correlation). Scores stay NaN
+    where they would be undefined for any accompaniment: an unvoiced vocal (no frame to
+    score), gains of clips under 4 s (no shift), key fit of a one-pitch-class vocal.
+    """
+    voiced = bool((va.pitch_class[:frames] >= 0).any())
+    share = 0.0 if voiced else float("nan")
+    gain = share if shift_frames(min(len(va.pitch_class), frames)) else float("nan")
+    key = 0.0 if va.histogram.std() > 0 else float("nan")
+    return {
+        "consonance_share": share,
+        "consonance_gain": gain,
+        "consonance_share_no_unison": share,
+        "consonance_gain_no_unison": gain,
+        "key_fit": key,
     }
 
 
@@ -191,14 +228,15 @@ class HarmonicFitMetric(ClipScoreMetric):
 
     ``update(preds, targets=None, *, vocals)``: mono clips at ``sample_rate`` (``targets`` is
     not used); ``compute()``: the mean over songs of each of ``HARMONY_KEYS`` (NaN scores left
-    out); see :class:`~samuel_pl.metrics.base.ClipScoreMetric`.
+    out; silent accompaniments count, as failures) and ``silent_outputs``, the number of
+    silent accompaniments; see :class:`~samuel_pl.metrics.base.ClipScoreMetric`.
 
     Args:
         analyses: a :class:`VocalAnalyses` shared with other users of the same vocals, so each
             vocal's pyin runs once (default: this metric's own).
     """
 
-    KEYS = HARMONY_KEYS
+    KEYS = (*HARMONY_KEYS, "silent")
     higher_is_better = True
 
     def __init__(
@@ -220,3 +258,31 @@ class HarmonicFitMetric(ClipScoreMetric):
             raise ValueError("HarmonicFitMetric.update needs vocals=")
         va = self.analyses.get(vocal, self.sample_rate)
         return harmonic_fit(vocal, pred, self.sample_rate, va)
+
+    def _values(self) -> dict[str, float]:
+        out = super()._values()
+        out.pop(self.prefix + "silent")
+        out[self.prefix + SILENT_KEY] = float(np.nansum(self._table()[:, -1]))
+        return out
+
+    def _intervals(self) -> dict[str, tuple[float, float]]:
+        out = super()._intervals()
+        out.pop(self.prefix + "silent")
+        n = float(np.nansum(self._table()[:, -1]))
+        out[self.prefix + SILENT_KEY] = (n, n)
+        return out
+
+    def per_clip(self) -> dict[str, list[float]]:
+        out = super().per_clip()
+        out.pop(self.prefix + "silent")
+        return out
+
+    def notes(self) -> list[str]:
+        with self._synced():
+            n = int(np.nansum(self._table()[:, -1]))
+        if not n:
+            return []
+        return [
+            f"{n} silent accompaniment(s) (peak below -80 dBFS) scored as failures: "
+            "consonance share, gains and key fit 0"
+        ]

@@ -21,6 +21,7 @@ from typing import Any
 
 from samuel_pl.errors import SamuelError
 from samuel_pl.files import ensure_writable_dir, write_json, write_text
+from samuel_pl.tracking.run_io import finite_metrics
 
 FALLBACKS = ("none", "local")
 UNSENT_FILE = "mlflow_unsent.jsonl"
@@ -213,14 +214,17 @@ def make_logger(
 
         @rank_zero_only
         def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+            numbers = {k: v for k, v in metrics.items() if not isinstance(v, str)}
+            values, nonfinite = finite_metrics(numbers, step)
             if not self.tracking_error:
                 try:
-                    super().log_metrics(metrics, step)
+                    super().log_metrics(values, step)
+                    for key, why in nonfinite.items():  # MLflow gets finite numbers only
+                        self.experiment.set_tag(self.run_id, key, why)
                     return
                 except Exception as exc:  # noqa: BLE001 - tracking must not stop training
                     self.record_failure(f"logging metrics at step {step}", exc)
-            values = {k: float(v) for k, v in metrics.items() if not isinstance(v, str)}
-            self.unsent.append({"step": step, **values})
+            self.unsent.append({"step": step, **values, **nonfinite})
 
         @rank_zero_only
         def finalize(self, status: str = "success") -> None:

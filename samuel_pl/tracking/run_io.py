@@ -7,8 +7,10 @@ pass it along and never call its methods.
 
 from __future__ import annotations
 
+import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +51,38 @@ def set_tags(client: Any, run_id: str, tags: dict[str, str]) -> None:
         client.set_tag(run_id, key, value)
 
 
+NONFINITE_TAG = "nonfinite."
+"""Tag prefix: ``nonfinite.<metric>`` says why a metric was not logged (MLflow gets only finite
+numbers: its REST API and strict JSON readers reject NaN and Infinity)."""
+
+
+def finite_metrics(
+    metrics: Mapping[str, float], step: int | None = None
+) -> tuple[dict[str, float], dict[str, str]]:
+    """(the finite ``metrics``, ``{nonfinite.<key>: reason}`` tags for the others)."""
+    finite: dict[str, float] = {}
+    tags: dict[str, str] = {}
+    for key, value in metrics.items():
+        v = float(value)
+        if math.isfinite(v):
+            finite[key] = v
+        else:
+            at = "" if step is None else f" at step {step}"
+            tags[NONFINITE_TAG + key] = f"{v}{at}: not logged (not a finite number)"
+    return finite, tags
+
+
 def log_metrics(client: Any, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-    """Log ``metrics`` to ``run_id`` at ``step`` in batches (MLflow accepts 1000 per call)."""
+    """Log ``metrics`` to ``run_id`` at ``step`` in batches (MLflow accepts 1000 per call); a NaN
+    or infinite value is not logged but named in a ``nonfinite.<key>`` tag."""
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    batch = [Metric(k, v, now, step) for k, v in metrics.items()]
+    finite, tags = finite_metrics(metrics, step)
+    batch = [Metric(k, v, now, step) for k, v in finite.items()]
     for i in range(0, len(batch), 500):
         client.log_batch(run_id, metrics=batch[i : i + 500])
+    set_tags(client, run_id, tags)
 
 
 def upload_file(client: Any, run_id: str, path: str | Path, folder: str | None = None) -> None:

@@ -44,7 +44,7 @@ def held_e() -> np.ndarray:
 def test_metric_harmony_triad_under_a_melody_note(held_e) -> None:
     """C major triad under E: C, E, G sit a sixth, a unison and a third from E: share ~1."""
     s = harmonic_fit(held_e, _notes([[48, 52, 55]] * 6, 1.0), SR)
-    assert set(s) == set(HARMONY_KEYS)
+    assert set(s) == {*HARMONY_KEYS, "silent"} and s["silent"] == 0.0
     assert s["consonance_share"] > 0.9
     # without the unison only C and G count: 2 of the 3 equally loud notes
     assert s["consonance_share_no_unison"] == pytest.approx(2 / 3, abs=0.05)
@@ -62,13 +62,18 @@ def test_metric_harmony_triad_a_semitone_off(held_e, triad, expected) -> None:
     assert s["consonance_share"] == pytest.approx(expected, abs=0.08)
 
 
-def test_metric_harmony_silence_is_undefined(held_e) -> None:
-    s = harmonic_fit(held_e, np.zeros_like(held_e), SR)
-    assert all(np.isnan(s[k]) for k in HARMONY_KEYS), s
+def test_metric_harmony_silence_is_a_failure(held_e) -> None:
+    """An empty accompaniment fits nothing: share, gains and key fit 0 (not NaN, not chance)."""
+    failed = dict.fromkeys(HARMONY_KEYS, 0.0) | {"silent": 1.0}
+    assert harmonic_fit(held_e, np.zeros_like(held_e), SR) == failed
     hiss = np.random.default_rng(0).normal(0, 1e-5, held_e.shape).astype(np.float32)
-    s = harmonic_fit(held_e, hiss, SR)  # -100 dBFS noise is silence, not a chroma to score
-    assert all(np.isnan(s[k]) for k in HARMONY_KEYS), s
+    assert harmonic_fit(held_e, hiss, SR) == failed  # -100 dBFS noise is silence
+    short = harmonic_fit(held_e[: 3 * SR], np.zeros(3 * SR, np.float32), SR)
+    assert short["consonance_share"] == 0.0 and np.isnan(short["consonance_gain"])  # < 4 s
+    # an unvoiced vocal leaves every score undefined, whatever the accompaniment
     s = harmonic_fit(np.zeros_like(held_e), _notes([[48, 52, 55]] * 6, 1.0), SR)
+    assert all(np.isnan(s[k]) for k in HARMONY_KEYS), s
+    s = harmonic_fit(np.zeros_like(held_e), np.zeros_like(held_e), SR)
     assert all(np.isnan(s[k]) for k in HARMONY_KEYS), s
 
 
@@ -105,11 +110,19 @@ def test_metric_harmony_key_fit(melody) -> None:
     assert tritone["key_fit"] < 0
 
 
-def test_metric_harmony_reuses_the_vocal_analysis_and_resamples(melody) -> None:
+def test_metric_harmony_reuses_the_vocal_analysis_and_resamples(melody, monkeypatch) -> None:
+    from samuel_pl.metrics import harmony
+
     acc = _notes(CHORDS, 1.0)
     direct = harmonic_fit(melody, acc, SR)
-    reused = harmonic_fit(melody, acc, SR, analyse_vocal(melody, SR))
-    assert direct == reused
+    # a given analysis is used as is (pyin does not run again): the analysis of the melody a
+    # tritone away scores the same audio as that melody would
+    tritone = analyse_vocal(_notes([[m + 6] for m in MELODY], 1.0, harmonics=(1, 2, 3)), SR)
+    monkeypatch.setattr(harmony, "analyse_vocal", lambda v, sr: pytest.fail("pyin ran again"))
+    reused = harmonic_fit(melody, acc, SR, tritone)
+    assert reused["consonance_share"] < direct["consonance_share"] - 0.3
+    assert reused["key_fit"] < 0 < direct["key_fit"]
+    monkeypatch.undo()
     # the same audio at 16 kHz (read at 22.05 kHz it would sound 5.6 semitones higher)
     v16, a16 = (resample(x[None], SR, 16000)[0] for x in (melody, acc))
     at16 = harmonic_fit(v16, a16, 16000)
@@ -122,13 +135,18 @@ def test_metric_harmony_metric_averages_and_skips_undefined(melody) -> None:
     metric.update(
         torch.from_numpy(np.stack([follow, drone])), vocals=torch.from_numpy(np.stack([melody] * 2))
     )
-    # silent: undefined, left out of the mean
+    # silent: a failure (0) in the mean, and counted
     metric.update([np.zeros_like(melody)], vocals=[melody])
+    # an unvoiced vocal: undefined, left out of the mean
+    metric.update([follow], vocals=[np.zeros_like(melody)])
     out = metric.compute()
     s0, s1 = harmonic_fit(melody, follow, SR), harmonic_fit(melody, drone, SR)
-    assert set(out) == set(HARMONY_KEYS)
+    assert set(out) == {*HARMONY_KEYS, "silent_outputs"}
     for k in HARMONY_KEYS:
-        assert float(out[k]) == pytest.approx((s0[k] + s1[k]) / 2)
+        assert float(out[k]) == pytest.approx((s0[k] + s1[k] + 0.0) / 3)
+    assert float(out["silent_outputs"]) == 1.0
+    assert set(metric.per_clip()) == set(HARMONY_KEYS)
+    assert metric.notes() and metric.notes()[0].startswith("1 silent accompaniment")
 
 
 def test_metric_harmony_vocal_analyses_run_pyin_once_per_vocal(melody, monkeypatch) -> None:
@@ -145,3 +163,27 @@ def test_metric_harmony_vocal_analyses_run_pyin_once_per_vocal(melody, monkeypat
     a.update([melody], vocals=[melody])
     b.update([np.zeros_like(melody)], vocals=[melody])
     assert calls == [len(melody), SR * 2]
+
+
+def test_consonance_gain_shifts_whole_seconds_from_2_s_to_length_minus_2_s(
+    melody, monkeypatch
+) -> None:
+    """The time-shift grid, by hand: 43.066 frames/s (22050 / 512); an 8 s clip has 345 chroma
+    frames (8.011 s), so shifts of 2..6 s: 86.13, 129.20, 172.27, 215.33, 258.40 frames."""
+    from samuel_pl.metrics import harmony
+
+    assert harmony.shift_frames(345) == [86, 129, 172, 215, 258]
+    assert harmony.shift_frames(173) == [86]  # 4.017 s: one shift of 2 s
+    assert harmony.shift_frames(172) == []  # 3.994 s: no gain
+    used: list[int] = []
+    roll = np.roll
+    monkeypatch.setattr(
+        harmony.np,
+        "roll",
+        lambda a, shift, axis=None: (
+            (np.shape(a)[0] == 12 and axis == 1 and used.append(shift)) or roll(a, shift, axis)
+        ),
+    )
+    harmonic_fit(melody, _notes(CHORDS, 1.0), SR)
+    grid = [s for s in used if s > 0]  # (librosa rolls a chroma by -1 once)
+    assert grid == [86, 129, 172, 215, 258] * 2  # with and without the unison
