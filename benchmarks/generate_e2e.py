@@ -115,9 +115,10 @@ def random_checkpoint(config: Path, folder: Path) -> Path:
 
     from samuel_pl.config import load_config
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
 
     torch.manual_seed(0)
-    module = LitSamuel(load_config(config))
+    module = LitSamuel(resolve_in_channels(load_config(config)))
     path = folder / "random.ckpt"
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
     return path

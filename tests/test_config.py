@@ -200,11 +200,16 @@ def test_rules_name_real_fields_and_choices_match_registries() -> None:
 
 
 def test_model_in_channels_default_follows_the_codec() -> None:
+    from samuel_pl.errors import SamuelError
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
 
     cfg = load_config(DEBUG, ["codec.n_mels=8"])
-    assert cfg.model.in_channels == 0  # not set: the codec decides
-    module = LitSamuel(cfg)
+    assert cfg.model.in_channels == 0  # not set: the codec decides, through the training job
+    with pytest.raises(SamuelError, match=r"model.in_channels=0: resolve it"):
+        LitSamuel(cfg)  # the module never builds a codec itself
+    module = LitSamuel(resolve_in_channels(cfg))
+    assert cfg.model.in_channels == 0  # resolved on a copy
     assert module.cfg.model.in_channels == 8 == module.latent_mean.numel()
     assert module.hparams["config"]["model"]["in_channels"] == 8  # saved resolved
     assert module.model.in_x.in_channels == 8

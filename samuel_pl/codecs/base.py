@@ -1,4 +1,4 @@
-"""The latent codec protocol and the ``build_codec(cfg.codec)`` registry keyed on ``cfg.type``.
+"""The latent codec protocol (the registry that builds one by ``cfg.type``: :mod:`.registry`).
 
 A codec maps audio (B, C_audio, N) at its own sample rate to latents (B, latent_channels, T) and
 back. Every codec has a stable ``codec_id`` (type + short hash of the config fields that change
@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import importlib
 import json
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-
-from samuel_pl.config.schema import CodecConfig
-from samuel_pl.config.validate import allow_codec_type
-from samuel_pl.errors import SamuelError
 
 
 def config_hash(fields: dict[str, Any], length: int = 8) -> str:
@@ -141,55 +135,3 @@ class LatentCodec(nn.Module, abc.ABC):
             "frame_rate": self.frame_rate,
             **self.latent_fields(),
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry: cfg.codec.type -> "module:factory" (imported lazily so heavy backends cost nothing
-# until used). Add a codec by adding one line here (or calling register_codec at import time).
-CodecFactory = Callable[[CodecConfig], LatentCodec]
-
-_REGISTRY: dict[str, str | CodecFactory] = {
-    "mel": "samuel_pl.codecs.mel:MelCodec.from_config",
-    "stable_audio": "samuel_pl.codecs.stable_audio:StableAudioCodec.from_config",
-    "vae": "samuel_pl.codecs.vae:VAECodec.from_config",
-}
-
-# Types the schema names but that are not in this build yet: the message says what brings them.
-_PLANNED: dict[str, str] = {}
-
-
-def register_codec(name: str, factory: str | CodecFactory) -> None:
-    """Register ``factory`` (callable or ``"module:attr.path"``) for ``cfg.codec.type == name``
-    (configs with ``codec.type=name`` then validate)."""
-    _REGISTRY[name] = factory
-    allow_codec_type(name)
-    _PLANNED.pop(name, None)
-
-
-def codec_types() -> list[str]:
-    """Codec types that ``build_codec`` can build now."""
-    return sorted(_REGISTRY)
-
-
-def _resolve(factory: str | CodecFactory) -> CodecFactory:
-    if callable(factory):
-        return factory
-    module_name, _, attr = factory.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def build_codec(cfg: CodecConfig) -> LatentCodec:
-    """Build the codec named by ``cfg.type``.
-
-    Raises:
-        SamuelError: unknown type (lists the valid ones) or a type not in this build yet.
-    """
-    if cfg.type in _REGISTRY:
-        return _resolve(_REGISTRY[cfg.type])(cfg)
-    if cfg.type in _PLANNED:
-        raise SamuelError(_PLANNED[cfg.type])
-    valid = ", ".join(sorted({*_REGISTRY, *_PLANNED}))
-    raise SamuelError(f"unknown codec.type '{cfg.type}'; valid types: {valid}")

@@ -25,7 +25,7 @@ from samuel_pl.audio import (
     write_audio,
 )
 from samuel_pl.codecs import build_codec
-from samuel_pl.codecs.mel import MelCodec
+from samuel_pl.codecs.vocoder import resolve_vocoder
 from samuel_pl.diffusion import CFGDenoiser, sampler_timesteps
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
@@ -124,12 +124,10 @@ class Accompanist:
         self.device = resolve_device(device)
         self.module = module.to(self.device).eval()
         self.cfg = module.cfg
-        self.codec = build_codec(self.cfg.codec)
-        if vocoder is not None and isinstance(self.codec, MelCodec):
-            self.codec.with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
-        elif vocoder is not None and str(vocoder) not in ("", "none"):
-            raise SamuelError(f"a vocoder decodes the mel codec, not {self.cfg.codec.type}")
-        self.codec = self.codec.to(self.device).eval()
+        # The override replaces the saved vocoder before the codec loads one (a saved path
+        # missing on this machine cannot fail before --vocoder none applies).
+        codec_cfg = resolve_vocoder(self.cfg.codec, vocoder)
+        self.codec = build_codec(codec_cfg).to(self.device).eval()
         mult = int(module.model.time_multiple)
         w = int(self.cfg.sampling.window or self.cfg.data.crop_frames if window is None else window)
         if w < 1:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from collections.abc import Callable
@@ -15,7 +14,6 @@ import torch
 from lightning.pytorch.utilities import grad_norm
 from torch import Tensor
 
-from samuel_pl.codecs import build_codec
 from samuel_pl.config import FitConfig, load_config, to_dict
 from samuel_pl.diffusion import (
     CFGDenoiser,
@@ -23,18 +21,9 @@ from samuel_pl.diffusion import (
     get_sampler,
     training_loss,
 )
-from samuel_pl.errors import NonFiniteError
+from samuel_pl.errors import NonFiniteError, SamuelError
 from samuel_pl.lit.schedule import warmup_cosine
 from samuel_pl.nn import EMA, SamuelUNet
-
-
-def with_latent_channels(cfg: FitConfig, latent_channels: int) -> FitConfig:
-    """``cfg`` (a copy) with ``model.in_channels`` = the codec's latent channels where it is 0."""
-    if cfg.model.in_channels:
-        return cfg
-    out = copy.deepcopy(cfg)
-    out.model.in_channels = int(latent_channels)
-    return out
 
 
 def build_unet(cfg: FitConfig, schedule: CosineSchedule | None = None) -> SamuelUNet:
@@ -75,8 +64,11 @@ class LitSamuel(pl.LightningModule):
         if config is None:
             config = load_config()
         cfg = config if isinstance(config, FitConfig) else config_from_hparams(config)
-        if not cfg.model.in_channels:  # follow the codec (fit fills this in without a rebuild)
-            cfg = with_latent_channels(cfg, build_codec(cfg.codec).latent_channels)
+        if cfg.model.in_channels < 1:
+            raise SamuelError(
+                f"model.in_channels={cfg.model.in_channels}: resolve it from the codec before "
+                "building the module (samuel_pl.training.resolve_in_channels(cfg))"
+            )
         self.save_hyperparameters({"config": to_dict(cfg)})
         self.cfg = config_from_hparams(to_dict(cfg))
         m, d = self.cfg.model, self.cfg.diffusion
