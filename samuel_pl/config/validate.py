@@ -104,6 +104,21 @@ def nonempty(v: Any) -> str | None:
     return None if str(v).strip() else "a non-empty string"
 
 
+def _sampling_rule(name: str) -> Check:
+    """A rule of :mod:`samuel_pl.diffusion.plan`, the one home of the sampling settings'
+    rules (imported when first checked: no torch at import)."""
+
+    def check(v: Any) -> str | None:
+        from samuel_pl.diffusion import plan
+
+        rule: Check = getattr(plan, name)
+        return rule(v)
+
+    return check
+
+
+STEPS = _sampling_rule("steps_allowed")
+GUIDANCE = _sampling_rule("guidance_allowed")
 POS = number(1)
 NONNEG = number(0)
 FRACTION = number(0, 1)
@@ -203,8 +218,8 @@ RULES: dict[type, dict[str, Check]] = {
     schema.TrackingConfig: {"uri": nonempty, "fallback": one_of("none", "local")},
     schema.SamplingConfig: {
         "sampler": one_of(choices=SAMPLER_NAMES),
-        "steps": POS,
-        "cfg": NONNEG,
+        "steps": STEPS,
+        "cfg": GUIDANCE,
         "eta": FRACTION,
         "spacing": one_of(choices=SPACING_NAMES),
         "window": NONNEG,
@@ -245,8 +260,8 @@ RULES: dict[type, dict[str, Check]] = {
     },
     GeneratorConfig: {
         "sampler": one_of(choices=SAMPLER_NAMES),
-        "steps": POS,
-        "cfg": NONNEG,
+        "steps": STEPS,
+        "cfg": GUIDANCE,
         "spacing": one_of(choices=lambda: ("", *SPACING_NAMES())),
         "guidance_scale": NONNEG,
         "max_seconds": number(0, lo_open=True),

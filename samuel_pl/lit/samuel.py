@@ -18,7 +18,7 @@ from samuel_pl.config import FitConfig, load_config, to_dict
 from samuel_pl.diffusion import (
     CFGDenoiser,
     CosineSchedule,
-    get_sampler,
+    SamplingPlan,
     training_loss,
 )
 from samuel_pl.errors import NonFiniteError, SamuelError
@@ -237,11 +237,24 @@ class LitSamuel(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ----- sampling ----------------------------------------------------------------------
+    def sampling_plan(
+        self,
+        sampler: str | None = None,
+        steps: int | None = None,
+        cfg: float | None = None,
+        spacing: str | None = None,
+    ) -> SamplingPlan:
+        """The overrides (None: ``cfg.sampling``'s value) resolved and checked once."""
+        return SamplingPlan.resolve(
+            self.cfg.sampling, self.schedule, sampler=sampler, steps=steps, cfg=cfg, spacing=spacing
+        )
+
     @torch.no_grad()
     def sample(
         self,
         vocals: Tensor,
         *,
+        plan: SamplingPlan | None = None,
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
@@ -253,20 +266,17 @@ class LitSamuel(pl.LightningModule):
     ) -> Tensor:
         """Accompaniment latents for vocal latents ``(B, C, T)`` (codec scale unless normalized).
 
-        Settings left None come from ``cfg.sampling``. ``generator`` may live on the CPU
-        whatever the module's device. T must be a multiple of the U-Net's time stride; see
-        :mod:`samuel_pl.generation` for any-length audio.
+        ``plan`` (:meth:`sampling_plan`), else the overrides left None come from
+        ``cfg.sampling``. ``generator`` may live on the CPU whatever the module's device. T must
+        be a multiple of the U-Net's time stride; see :mod:`samuel_pl.generation` for any-length
+        audio.
         """
-        s = self.cfg.sampling
+        plan = plan or self.sampling_plan(sampler, steps, cfg, spacing)
         net = self.ema.module if use_ema else self.model
         cond = vocals if normalized else self.normalize(vocals)
         cond = cond.to(self.latent_mean.device, torch.float32)
         gen_device = generator.device if generator is not None else "cpu"
         x = torch.randn(cond.shape, generator=generator, device=gen_device).to(cond)
-        fn = CFGDenoiser(net, cond, s.cfg if cfg is None else cfg)
-        spec = get_sampler(sampler or s.sampler)
-        ts = spec.timesteps(self.schedule, steps or s.steps, spacing or s.spacing)
-        out = spec(
-            fn, x, self.schedule, ts, callback=callback, generator=generator, **spec.options(s.eta)
-        )
+        fn = CFGDenoiser(net, cond, plan.cfg)
+        out = plan.run(fn, x, self.schedule, callback=callback, generator=generator)
         return out if normalized else self.denormalize(out)

@@ -179,7 +179,11 @@ def test_registry_errors_and_extension(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "over",
-    [{}, {"n_mels": 80, "hop_length": 256, "f_max": 8000.0}, {"scale": "log", "f_min": 65.4, "n_fft": 4096, "n_mels": 72}],
+    [
+        {},
+        {"n_mels": 80, "hop_length": 256, "f_max": 8000.0},
+        {"scale": "log", "f_min": 65.4, "n_fft": 4096, "n_mels": 72},
+    ],
 )
 def test_latent_fields_read_the_config_without_building_the_codec(
     over: dict[str, Any], monkeypatch: pytest.MonkeyPatch
