@@ -89,8 +89,8 @@ class CodecConfig:
     f_max: float = 0.0
     """Mel codec: highest filter frequency (Hz); 0 means Nyquist."""
     griffin_lim_iters: int = 32
-    """Mel codec: Griffin-Lim iterations when decoding without a vocoder (32 keeps 98% of 48's
-    consonance gain on real audio in 77% of its decode time: results/codec_harmony_gl.md)."""
+    """Mel codec: Griffin-Lim iterations when decoding without a vocoder (why 32:
+    benchmarks/RESULTS.md#config_defaults)."""
     scale: str = "mel"
     """Mel codec: filter spacing, mel (Slaney) | log (``bins_per_octave`` bins per octave from
     f_min; f_max is then implied). With 12 bins per octave each latent channel is one semitone."""
@@ -235,22 +235,20 @@ class SamplingConfig:
     sampler: str = "dpmpp"
     """dpmpp | dpmpp3m | unipc | unipc_bh1 | ddim | ancestral (samuel_pl.diffusion.SAMPLERS)."""
     steps: int = 10
-    """Sampler steps (ancestral always uses the training steps). 10: DPM++(2M) on the log-SNR
-    grid is within 1.3x of ancestral-800's seed-to-seed latent distance there (8: 1.5x;
-    benchmarks/results/sampling_quality.md)."""
+    """Sampler steps (ancestral always uses the training steps; why 10:
+    benchmarks/RESULTS.md#config_defaults)."""
     cfg: float = 2.5
     """Classifier-free guidance scale (1 = no guidance)."""
     eta: float = 0.0
     """DDIM stochasticity."""
     spacing: str = "auto"
     """Step grid of the fast samplers: auto (each sampler's best measured grid, its
-    SamplerSpec.auto_spacing: dpmpp and unipc log_snr, ddim, dpmpp3m and unipc_bh1 uniform;
-    benchmarks/results/sampling_quality.md) | uniform (in t) | log_snr | karras."""
+    SamplerSpec.auto_spacing; benchmarks/RESULTS.md#config_defaults) | uniform (in t) | log_snr |
+    karras."""
     window: int = 2048
     """Latent frames per generation window (0: data.crop_frames, the training crop). A clip up
-    to this long is sampled in one pass, longer ones window by window (generation/windows.py).
-    2048 (47.5 s at the demo codec's rate): one pass over a 20 s clip matched 128-frame windows
-    on harmony and beat them on FD-mel, at a third of the network time (README, Generation)."""
+    to this long is sampled in one pass, longer ones window by window (generation/windows.py;
+    why 2048, 47.5 s at the demo codec's rate: benchmarks/RESULTS.md#config_defaults)."""
 
 
 @dataclass
