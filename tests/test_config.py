@@ -190,13 +190,20 @@ def test_rules_name_real_fields_and_choices_match_registries() -> None:
     import dataclasses
 
     from samuel_pl.codecs import codec_types
-    from samuel_pl.config.validate import CODEC_TYPES, DATA_SOURCES, RULES
+    from samuel_pl.config import SamplingConfig
+    from samuel_pl.config.checks import CODEC_TYPE, DATA_SOURCE
+    from samuel_pl.config.validate import RULES
     from samuel_pl.data.sources import SOURCES
 
     for cls, rules in RULES.items():
         assert set(rules) <= {f.name for f in dataclasses.fields(cls)}, cls
-    assert {"mel", "stable_audio", "vae"} <= set(codec_types()) <= set(CODEC_TYPES)
-    assert tuple(SOURCES) == DATA_SOURCES
+    sampling = {f.name: f.metadata.get("check") for f in dataclasses.fields(SamplingConfig)}
+    assert RULES[SamplingConfig] == {k: v for k, v in sampling.items() if v}  # beside the fields
+    assert set(RULES[SamplingConfig]) == {"sampler", "steps", "cfg", "eta", "spacing", "window"}
+    # the config asks the registries for their names
+    assert {"mel", "stable_audio", "vae"} <= set(codec_types())
+    assert CODEC_TYPE("mle") == " | ".join(codec_types()) and CODEC_TYPE("vae") is None
+    assert DATA_SOURCE("web") == " | ".join(SOURCES) and DATA_SOURCE("musdb") is None
 
 
 def test_model_in_channels_default_follows_the_codec() -> None:

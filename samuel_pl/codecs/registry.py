@@ -9,7 +9,6 @@ from collections.abc import Callable
 from samuel_pl.codecs.base import LatentCodec
 from samuel_pl.codecs.fields import READERS, FieldsReader, LatentFields
 from samuel_pl.config.schema import CodecConfig
-from samuel_pl.config.validate import allow_codec_type
 from samuel_pl.errors import SamuelError
 
 CodecFactory = Callable[[CodecConfig], LatentCodec]
@@ -45,11 +44,11 @@ _PLANNED: dict[str, str] = {}
 
 def register_codec(name: str, factory: CodecFactory, fields: FieldsReader | None = None) -> None:
     """Register ``factory`` for ``cfg.codec.type == name`` (configs with ``codec.type=name``
-    then validate); ``fields`` reads its :class:`LatentFields` without building it."""
+    then validate: the config asks :func:`codec_types`); ``fields`` reads its
+    :class:`LatentFields` without building it."""
     _REGISTRY[name] = factory
     if fields is not None:
         READERS[name] = fields
-    allow_codec_type(name)
     _PLANNED.pop(name, None)
 
 

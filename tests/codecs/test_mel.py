@@ -20,7 +20,7 @@ from samuel_pl.codecs import (
 from samuel_pl.codecs import registry as codec_registry
 from samuel_pl.codecs.fields import mel_identity
 from samuel_pl.codecs.mel import MelCodec, mel_filterbank, spectral_convergence
-from samuel_pl.config import CodecConfig
+from samuel_pl.config import CodecConfig, ConfigError, load_config
 from samuel_pl.errors import SamuelError
 
 SR = 22050
@@ -169,7 +169,10 @@ def test_registry_errors_and_extension(monkeypatch: pytest.MonkeyPatch) -> None:
         build_codec(CodecConfig(type="vae"))
     with pytest.raises(SamuelError, match="valid types: .*mel"):
         build_codec(CodecConfig(type="mle"))
+    with pytest.raises(ConfigError, match=r"invalid codec.type='tiny_mel'; allowed: mel \|"):
+        load_config(None, ["codec.type=tiny_mel"])
     register_codec("tiny_mel", lambda cfg: MelCodec(n_mels=8, n_fft=256, hop_length=64))
+    assert load_config(None, ["codec.type=tiny_mel"]).codec.type == "tiny_mel"  # asks the registry
     assert build_codec(CodecConfig(type="tiny_mel")).latent_channels == 8
     # a type without a fields reader: latent_fields builds it once and reads the codec
     assert latent_fields(CodecConfig(type="tiny_mel")) == LatentFields("tiny_mel", 8, 22050, 64, 1)
