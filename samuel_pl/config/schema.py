@@ -7,6 +7,7 @@ with ``OmegaConf.structured`` so that unknown keys and wrong types are errors.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,25 @@ class ModelConfig:
     """Also concatenate the vocal latent with x_t at the input conv (a direct, frame-aligned
     conditioning path beside the attention context)."""
 
+    def cross_problems(self, key: str) -> Iterator[str]:
+        """Widths the U-Net can build: GroupNorm groups and attention heads (even RoPE head
+        width); one message per problem, ``key`` the section's name."""
+        ch = list(self.channels)
+        if not ch or any(c < 1 for c in ch) or self.groups < 1 or self.heads < 1:
+            return
+        if any(c % self.groups for c in ch):
+            yield (
+                f"invalid {key}.groups={self.groups}; allowed: a divisor of every "
+                f"{key}.channels {ch}"
+            )
+        for c in {ch[0], ch[-1]}:
+            if c % self.heads or (c // self.heads) % 2:
+                yield (
+                    f"invalid {key}.heads={self.heads}; allowed: a divisor of {key}.channels[0]="
+                    f"{ch[0]} and {key}.channels[-1]={ch[-1]} leaving an even head width (RoPE)"
+                )
+                break
+
 
 @dataclass
 class DiffusionConfig:
@@ -309,6 +329,38 @@ class FitConfig:
     """The audio VAE (used when ``task`` is vae)."""
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     """The mel codec's vocoder (used when ``task`` is vocoder)."""
+
+    def pitch_shift_problem(self) -> str | None:
+        """Why ``data.pitch_shift`` cannot work with this codec, or None (off, or a log codec)."""
+        d, c = self.data, self.codec
+        log12 = c.type == "mel" and c.scale == "log" and c.bins_per_octave % 12 == 0
+        if d.pitch_shift <= 0 or log12:
+            return None
+        return (
+            f"invalid data.pitch_shift={d.pitch_shift}; allowed: 0 unless codec.type=mel, "
+            f"codec.scale=log and codec.bins_per_octave a multiple of 12 (got type={c.type}, "
+            f"scale={c.scale}, bins_per_octave={c.bins_per_octave}): only there is a "
+            "transposition a shift of the latent's channels"
+        )
+
+    def cross_problems(self, key: str = "") -> Iterator[str]:
+        """The checks that span sections: pitch shift vs codec, split fractions, crop vs the
+        U-Net's time stride."""
+        d = self.data
+        shift = self.pitch_shift_problem()
+        if shift:
+            yield shift
+        if d.val_fraction + d.test_fraction >= 1:
+            yield (
+                f"invalid data.val_fraction={d.val_fraction} with data.test_fraction="
+                f"{d.test_fraction}; allowed: fractions that sum to < 1"
+            )
+        stride = 2 ** (len(self.model.channels) - 1)
+        if self.task == "diffusion" and d.crop_frames >= 1 and d.crop_frames % stride:
+            yield (
+                f"invalid data.crop_frames={d.crop_frames}; allowed: a multiple of {stride} "
+                f"(2 ** (len(model.channels) - 1))"
+            )
 
     def audio_train(self) -> VAEConfig | VocoderConfig:
         """The section of the waveform network this config trains (``vae`` or ``vocoder``)."""
