@@ -11,9 +11,9 @@ iterations: ``--vocoder``, default the newest
 ``runs/vocoder-demo-*``, else a random vocoder of experiments/vocoder/demo.yaml for the
 checkpoint's codec, saved and loaded here: real timings, not real audio). Each (threads,
 setting) runs ``--warmup`` times untimed, then ``--repeats`` times; the table gives the median
-seconds of each stage (read, encode, sample, decode, write:
-:attr:`Accompanist.stage_hook`) and of the whole call, each as a real-time factor (seconds per
-second of audio), the denoiser's achieved GFLOP/s in the sample stage (FLOPs of one guided call,
+seconds of each stage (read, encode, sample, decode, write: the ``on_stage`` callback of
+``generate_file``) and of the whole call, each as a real-time factor (seconds per second of audio),
+the denoiser's achieved GFLOP/s in the sample stage (FLOPs of one guided call,
 ``flops_per_forward``, x the calls made, / sample seconds) and the fp32 matmul ceiling measured
 in the same run at the same thread count.
 
@@ -115,9 +115,10 @@ def random_checkpoint(config: Path, folder: Path) -> Path:
 
     from samuel_pl.config import load_config
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
 
     torch.manual_seed(0)
-    module = LitSamuel(load_config(config))
+    module = LitSamuel(resolve_in_channels(load_config(config)))
     path = folder / "random.ckpt"
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}, path)
     return path
@@ -213,19 +214,16 @@ def run_setting(
     totals: list[float] = []
     res = None
     seen: dict[str, float] = {}
-    acc.stage_hook = seen.__setitem__  # (stage, seconds)
+    plan = acc.sampling_plan(name, steps, args.cfg, args.spacing)
     for i in range(args.warmup + args.repeats):
         seen.clear()
         t0 = time.perf_counter()
-        res = acc.generate_file(
-            vocal, out, sampler=name, steps=steps, cfg=args.cfg, spacing=args.spacing, seed=i
-        )
+        res = acc.generate_file(vocal, out, plan=plan, seed=i, on_stage=seen.__setitem__)
         total = time.perf_counter() - t0
         if i >= args.warmup:
             totals.append(total)
             for stage, seconds in seen.items():
                 stages.setdefault(stage, []).append(seconds)
-    acc.stage_hook = None
     assert res is not None
     med = {stage: statistics.median(v) for stage, v in stages.items()}
     return {"res": res, "stages": med, "total": statistics.median(totals)}
@@ -309,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 vocoder_note = "random (untrained) vocoder of experiments/vocoder/demo.yaml"
         codec = acc.codec
         audio_s = codec.num_samples(args.frames) / codec.sample_rate
-        cfg_scale = float(acc.cfg.sampling.cfg if args.cfg is None else args.cfg)
+        cfg_scale = acc.sampling_plan(cfg=args.cfg).cfg
         vocal = write_vocal(tmp / "vocal.wav", audio_s, args.vocal_sr)
         rows: list[dict[str, Any]] = []
         for threads in args.threads:

@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from samuel_pl.config import load_config, to_dict
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
 
     name = torch.cuda.get_device_name()
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gpu_check on {name}", flush=True)
     t_start = time.perf_counter()
     cfg = load_config(REPO_ROOT / "experiments" / "paper.yaml")
-    params = sum(p.numel() for p in LitSamuel(to_dict(cfg)).model.parameters())
+    module0 = LitSamuel(to_dict(resolve_in_channels(cfg)))
+    params = sum(p.numel() for p in module0.model.parameters())
     rows: list[dict[str, Any]] = []
 
     def record(phase: str, precision: str, work: Any) -> None:
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def fresh() -> Any:
         torch.manual_seed(0)
-        module = LitSamuel(to_dict(cfg))
+        module = LitSamuel(to_dict(resolve_in_channels(cfg)))
         if args.compile:
             module.model.compile()
         return module

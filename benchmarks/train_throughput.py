@@ -29,6 +29,7 @@ def _case(precision: str, steps: int, warmup: int) -> dict:
 
     from samuel_pl.config import load_config, to_dict
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
 
     torch.manual_seed(0)
 
@@ -57,7 +58,7 @@ def _case(precision: str, steps: int, warmup: int) -> dict:
                 self.timed = trainer.global_step - warmup
 
     cfg = load_config(REPO_ROOT / "experiments" / "paper.yaml")
-    module = LitSamuel(to_dict(cfg))
+    module = LitSamuel(to_dict(resolve_in_channels(cfg)))
     timer = Timer()
     trainer = pl.Trainer(
         max_steps=steps + warmup,

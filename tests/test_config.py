@@ -192,21 +192,33 @@ def test_rules_name_real_fields_and_choices_match_registries() -> None:
     import dataclasses
 
     from samuel_pl.codecs import codec_types
-    from samuel_pl.config.validate import CODEC_TYPES, DATA_SOURCES, RULES
+    from samuel_pl.config import SamplingConfig
+    from samuel_pl.config.checks import CODEC_TYPE, DATA_SOURCE
+    from samuel_pl.config.validate import RULES
     from samuel_pl.data.sources import SOURCES
 
     for cls, rules in RULES.items():
         assert set(rules) <= {f.name for f in dataclasses.fields(cls)}, cls
-    assert {"mel", "stable_audio", "vae"} <= set(codec_types()) <= set(CODEC_TYPES)
-    assert tuple(SOURCES) == DATA_SOURCES
+    sampling = {f.name: f.metadata.get("check") for f in dataclasses.fields(SamplingConfig)}
+    assert RULES[SamplingConfig] == {k: v for k, v in sampling.items() if v}  # beside the fields
+    assert set(RULES[SamplingConfig]) == {"sampler", "steps", "cfg", "eta", "spacing", "window"}
+    # the config asks the registries for their names
+    assert {"mel", "stable_audio", "vae"} <= set(codec_types())
+    assert CODEC_TYPE("mle") == " | ".join(codec_types()) and CODEC_TYPE("vae") is None
+    assert DATA_SOURCE("web") == " | ".join(SOURCES) and DATA_SOURCE("musdb") is None
 
 
 def test_model_in_channels_default_follows_the_codec() -> None:
+    from samuel_pl.errors import SamuelError
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
 
     cfg = load_config(DEBUG, ["codec.n_mels=8"])
-    assert cfg.model.in_channels == 0  # not set: the codec decides
-    module = LitSamuel(cfg)
+    assert cfg.model.in_channels == 0  # not set: the codec decides, through the training job
+    with pytest.raises(SamuelError, match=r"model.in_channels=0: resolve it"):
+        LitSamuel(cfg)  # the module never builds a codec itself
+    module = LitSamuel(resolve_in_channels(cfg))
+    assert cfg.model.in_channels == 0  # resolved on a copy
     assert module.cfg.model.in_channels == 8 == module.latent_mean.numel()
     assert module.hparams["config"]["model"]["in_channels"] == 8  # saved resolved
     assert module.model.in_x.in_channels == 8

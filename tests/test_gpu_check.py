@@ -33,12 +33,13 @@ def test_gpu_check_without_cuda_exits_0_and_writes_nothing() -> None:
 
 def test_compile_flag_keeps_checkpoint_keys() -> None:
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
     from samuel_pl.training.trainer import compile_model
 
     cfg = load_config(DEBUG_YAML, ["trainer.compile=true"])
     assert cfg.trainer.compile is True
     assert load_config(DEBUG_YAML).trainer.compile is False
-    module = LitSamuel(to_dict(cfg))
+    module = LitSamuel(to_dict(resolve_in_channels(cfg)))
     keys = list(module.state_dict())
     compile_model(module)
     assert module.model._compiled_call_impl is not None  # forward now goes through the compiler

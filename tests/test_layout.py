@@ -188,3 +188,76 @@ def test_only_tracking_calls_the_mlflow_client(path: Path) -> None:
 
 def test_client_call_check_finds_a_client_call() -> None:
     assert _client_calls("client.set_tag(run, 'a', 'b')\n") == ["client.set_tag (line 1)"]
+
+
+def _module_name(path: Path) -> str:
+    parts = ["samuel_pl", *path.relative_to(PKG).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the samuel_pl modules it imports anywhere (lazy imports too): ``from a.b import
+    c`` is an edge to ``a.b.c`` when that is a module, else to the deepest module of ``a.b``."""
+    mods = set(sources)
+
+    def owner(name: str) -> str:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for mod, source in sources.items():
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                edges |= {owner(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for a in node.names:
+                    sub = f"{node.module}.{a.name}"
+                    edges.add(sub if sub in mods else owner(node.module))
+        graph[mod] = edges - {mod, "", "samuel_pl"}  # the facade names every layer, lazily
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while not comp or comp[-1] != v:
+                comp.append(stack.pop())
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_in_samuel_pl() -> None:
+    sources = {_module_name(p): p.read_text(encoding="utf-8") for p in PKG.rglob("*.py")}
+    assert _cycles(_import_graph(sources)) == []
+
+
+def test_cycle_check_finds_a_lazy_circle() -> None:
+    sources = {
+        "samuel_pl.codecs": "from samuel_pl.codecs.mel import MelCodec\n",
+        "samuel_pl.codecs.mel": "def f():\n    from samuel_pl.codecs.vocoder import load\n",
+        "samuel_pl.codecs.vocoder": "def g():\n    from samuel_pl.codecs import mel\n",
+        "samuel_pl.codecs.base": "import samuel_pl.codecs.mel\n",
+    }
+    assert _cycles(_import_graph(sources)) == [["samuel_pl.codecs.mel", "samuel_pl.codecs.vocoder"]]

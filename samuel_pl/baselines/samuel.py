@@ -26,7 +26,6 @@ class SamuelGenerator:
         window: int = 0,
         vocoder: str = "",
     ) -> None:
-        from samuel_pl.diffusion import get_sampler
         from samuel_pl.generation import Accompanist
         from samuel_pl.metrics import count_parameters
 
@@ -35,9 +34,10 @@ class SamuelGenerator:
             ckpt, window=window or None, vocoder=vocoder or None
         )
         self.sampler, self.steps, self.cfg, self.seed = sampler, steps, cfg, seed
-        self.spacing = spacing or self.accompanist.cfg.sampling.spacing
+        self.plan = self.accompanist.sampling_plan(sampler, steps, cfg, spacing or None)
+        self.spacing = self.plan.spacing  # '' -> the checkpoint's sampling.spacing
         self.parameters = count_parameters(self.accompanist.module.model)
-        spec = get_sampler(sampler)
+        spec = self.plan.spec
         grid = f"-{spec.spacing(self.spacing)}" if spec.uses_steps else ""
         extra = (f"-w{window}" if window else "") + ("-voc" if vocoder not in ("", "none") else "")
         self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}{extra}"
@@ -60,10 +60,7 @@ class SamuelGenerator:
         out = self.accompanist.generate(
             vocals,
             sample_rate,
-            sampler=self.sampler,
-            steps=self.steps,
-            cfg=self.cfg,
-            spacing=self.spacing,
+            plan=self.plan,
             seed=self.seed,
         )
         sr_out = self.accompanist.sample_rate

@@ -18,7 +18,13 @@ import warnings
 from pathlib import Path
 
 from samuel_pl.audio import DecodeLimits
-from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES, resolve_spacing
+from samuel_pl.diffusion import (
+    SAMPLERS,
+    SPACING_CHOICES,
+    guidance_allowed,
+    resolve_spacing,
+    steps_allowed,
+)
 from samuel_pl.errors import SamuelError
 from samuel_pl.files import ensure_writable_dir
 
@@ -66,10 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_arguments(args: argparse.Namespace) -> None:
     """SamuelError for a flag value that cannot work, before the model is loaded."""
     checks = [
-        (args.steps is None or args.steps >= 1, f"--steps must be >= 1, got {args.steps}"),
         (
-            args.cfg is None or (math.isfinite(args.cfg) and args.cfg >= 0),
-            f"--cfg must be a finite number >= 0, got {args.cfg}",
+            args.steps is None or not steps_allowed(args.steps),
+            f"--steps must be {steps_allowed(args.steps)}, got {args.steps}",
+        ),
+        (
+            args.cfg is None or not guidance_allowed(args.cfg),
+            f"--cfg must be {guidance_allowed(args.cfg)}, got {args.cfg}",
         ),
         (args.window is None or args.window >= 1, f"--window must be >= 1, got {args.window}"),
         (args.overlap is None or args.overlap >= 0, f"--overlap must be >= 0, got {args.overlap}"),
@@ -115,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         crossfade=args.crossfade,
         vocoder=args.vocoder,
     )
+    plan = acc.sampling_plan(args.sampler, args.steps, args.cfg, args.spacing)  # checked once
     limits = DecodeLimits(max_seconds=args.max_seconds, hint="raise it with --max-seconds")
     gen_s = audio_s = 0.0
     failed: list[str] = []
@@ -126,10 +136,7 @@ def run(args: argparse.Namespace) -> int:
                     job.vocals,
                     job.out,
                     job.mix,
-                    sampler=args.sampler,
-                    steps=args.steps,
-                    cfg=args.cfg,
-                    spacing=args.spacing,
+                    plan=plan,
                     seed=args.seed,
                     progress=not args.quiet,
                     limits=limits,

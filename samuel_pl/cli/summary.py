@@ -3,7 +3,7 @@ the SAMUeL denoiser (``task: diffusion``), the audio VAE (``task: vae``) or the 
 (``task: vocoder``). A sweep file prints one table per trial of its grid.
 
 Nothing is encoded or trained: ``model.in_channels=0`` resolves to the codec's latent channels
-from the codec config alone (:func:`~samuel_pl.codecs.codec_latent_channels`).
+from the codec config alone (:func:`~samuel_pl.codecs.latent_fields`).
 """
 
 from __future__ import annotations
@@ -41,18 +41,19 @@ def network(cfg: FitConfig) -> tuple[nn.Module, str]:
             f"strides={list(v.strides)}  latent_dim={v.latent_dim}"
         )
     if cfg.task == "vocoder":
-        from samuel_pl.codecs import codec_latent_channels
+        from samuel_pl.codecs import latent_fields
         from samuel_pl.codecs.vocoder import build_vocoder
 
-        bins = codec_latent_channels(cfg.codec)
+        bins = latent_fields(cfg.codec).channels
         net = build_vocoder(dataclasses.asdict(cfg.vocoder), bins, cfg.codec.hop_length)
         return net, (
             f"VocosVocoder  bins={bins}  hop={cfg.codec.hop_length}  dim={cfg.vocoder.dim}  "
             f"layers={cfg.vocoder.layers}"
         )
-    from samuel_pl.lit.samuel import build_unet, with_latent_channels
+    from samuel_pl.lit.samuel import build_unet
+    from samuel_pl.training import resolve_in_channels
 
-    cfg = with_latent_channels(cfg)
+    cfg = resolve_in_channels(cfg)
     m = cfg.model
     return build_unet(cfg), (
         f"SamuelUNet  in_channels={m.in_channels}  channels={list(m.channels)}  "

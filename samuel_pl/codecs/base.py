@@ -1,4 +1,4 @@
-"""The latent codec protocol and the ``build_codec(cfg.codec)`` registry keyed on ``cfg.type``.
+"""The latent codec protocol (the registry that builds one by ``cfg.type``: :mod:`.registry`).
 
 A codec maps audio (B, C_audio, N) at its own sample rate to latents (B, latent_channels, T) and
 back. Every codec has a stable ``codec_id`` (type + short hash of the config fields that change
@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import importlib
 import json
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-
-from samuel_pl.config.schema import CodecConfig
-from samuel_pl.config.validate import allow_codec_type
-from samuel_pl.errors import SamuelError
 
 
 def config_hash(fields: dict[str, Any], length: int = 8) -> str:
@@ -141,89 +135,3 @@ class LatentCodec(nn.Module, abc.ABC):
             "frame_rate": self.frame_rate,
             **self.latent_fields(),
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry: cfg.codec.type -> "module:factory" (imported lazily so heavy backends cost nothing
-# until used). Add a codec by adding one line here (or calling register_codec at import time).
-CodecFactory = Callable[[CodecConfig], LatentCodec]
-
-_REGISTRY: dict[str, str | CodecFactory] = {
-    "mel": "samuel_pl.codecs.mel:MelCodec.from_config",
-    "stable_audio": "samuel_pl.codecs.stable_audio:StableAudioCodec.from_config",
-    "vae": "samuel_pl.codecs.vae:VAECodec.from_config",
-}
-
-# cfg.codec.type -> "module:function" giving the latent channels from the config alone (no
-# weights loaded, no audio encoded); a type without one is built to ask it.
-_CHANNELS: dict[str, str | Callable[[CodecConfig], int]] = {
-    "mel": "samuel_pl.codecs.base:_mel_channels",
-    "stable_audio": "samuel_pl.codecs.stable_audio:config_latent_channels",
-    "vae": "samuel_pl.codecs.vae:config_latent_channels",
-}
-
-# Types the schema names but that are not in this build yet: the message says what brings them.
-_PLANNED: dict[str, str] = {}
-
-
-def register_codec(
-    name: str,
-    factory: str | CodecFactory,
-    latent_channels: str | Callable[[CodecConfig], int] | None = None,
-) -> None:
-    """Register ``factory`` (callable or ``"module:attr.path"``) for ``cfg.codec.type == name``
-    (configs with ``codec.type=name`` then validate); ``latent_channels``: how
-    :func:`codec_latent_channels` reads them from the config (None: it builds the codec)."""
-    _REGISTRY[name] = factory
-    if latent_channels is None:
-        _CHANNELS.pop(name, None)
-    else:
-        _CHANNELS[name] = latent_channels
-    allow_codec_type(name)
-    _PLANNED.pop(name, None)
-
-
-def codec_types() -> list[str]:
-    """Codec types that ``build_codec`` can build now."""
-    return sorted(_REGISTRY)
-
-
-def _resolve(factory: str | Callable[[CodecConfig], Any]) -> Callable[[CodecConfig], Any]:
-    if callable(factory):
-        return factory
-    module_name, _, attr = factory.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def build_codec(cfg: CodecConfig) -> LatentCodec:
-    """Build the codec named by ``cfg.type``.
-
-    Raises:
-        SamuelError: unknown type (lists the valid ones) or a type not in this build yet.
-    """
-    if cfg.type in _REGISTRY:
-        return _resolve(_REGISTRY[cfg.type])(cfg)
-    if cfg.type in _PLANNED:
-        raise SamuelError(_PLANNED[cfg.type])
-    valid = ", ".join(sorted({*_REGISTRY, *_PLANNED}))
-    raise SamuelError(f"unknown codec.type '{cfg.type}'; valid types: {valid}")
-
-
-def _mel_channels(cfg: CodecConfig) -> int:
-    return int(cfg.n_mels)
-
-
-def codec_latent_channels(cfg: CodecConfig) -> int:
-    """Channels of the latents the codec of ``cfg`` makes, read from its config: ``n_mels`` (mel),
-    the weights' config file (stable_audio) or the checkpoint's saved config (vae), without
-    loading weights into a network or encoding audio. What ``model.in_channels=0`` resolves to.
-
-    Raises:
-        SamuelError: unknown type, or weights/checkpoint files that are missing or unreadable.
-    """
-    if cfg.type in _CHANNELS:
-        return int(_resolve(_CHANNELS[cfg.type])(cfg))
-    return int(build_codec(cfg).latent_channels)

@@ -26,11 +26,11 @@ import torch
 from torch import Tensor, nn
 
 from samuel_pl.codecs.base import LatentCodec
+from samuel_pl.codecs.fields import mel_f_max, mel_identity
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.errors import SamuelError
 
 LOG_FLOOR = 1e-5
-MEL_CODEC_VERSION = 1  # bump when the encoder's maths changes (invalidates caches)
 
 
 def hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -128,12 +128,22 @@ class MelCodec(LatentCodec):
         vocoder_refine: int = 8,
     ) -> None:
         super().__init__()
-        f_max = float(f_max) if f_max and f_max > 0 else sample_rate / 2.0
+        self.config = CodecConfig(
+            type="mel",
+            sample_rate=int(sample_rate),
+            n_mels=int(n_mels),
+            n_fft=int(n_fft),
+            hop_length=int(hop_length),
+            f_min=float(f_min),
+            f_max=float(f_max),
+            scale=scale,
+            bins_per_octave=int(bins_per_octave),
+        )
+        f_max = mel_f_max(self.config)  # log scale: the top centre; 0: Nyquist
         problems = []
         if scale not in ("mel", "log"):
             problems.append(f"scale must be mel or log, got {scale!r}")
         if scale == "log":
-            f_max = f_min * 2.0 ** ((n_mels - 1) / max(bins_per_octave, 1))  # top centre
             if bins_per_octave < 1 or f_min <= 0:
                 problems.append("log scale needs bins_per_octave >= 1 and f_min > 0")
             elif f_min * 2.0 ** (1.0 / bins_per_octave) - f_min < sample_rate / n_fft / 2:
@@ -219,20 +229,7 @@ class MelCodec(LatentCodec):
         return self._hop
 
     def latent_fields(self) -> dict[str, Any]:
-        return {
-            "version": MEL_CODEC_VERSION,
-            "sample_rate": self._sr,
-            "n_mels": self._n_mels,
-            "n_fft": self.n_fft,
-            "hop_length": self._hop,
-            "f_min": self.f_min,
-            "f_max": self.f_max,
-            **(
-                {"scale": "log", "bins_per_octave": self.bins_per_octave}
-                if self.scale == "log"
-                else {}
-            ),
-        }
+        return mel_identity(self.config)
 
     def num_frames(self, num_samples: int) -> int:
         return num_samples // self._hop + 1

@@ -17,7 +17,6 @@ folder searched and where to get them. Latents are the posterior mean unless
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -102,19 +101,6 @@ def locate(path: str | Path) -> dict[str, Any]:
         if found:
             return {"format": "stable-audio-tools", "config": found[0], "weights": found[1]}
     raise missing_weights(p)
-
-
-def config_latent_channels(cfg: CodecConfig) -> int:
-    """Latent channels of the VAE in ``cfg.path``, from its config file (no weights loaded)."""
-    found = locate(cfg.path)
-    if found["format"] == "stable-audio-tools":
-        return int(sat_layout.diffusers_config(found["config"])["decoder_input_channels"])
-    config = Path(found["root"]) / (found["subfolder"] or "") / "config.json"
-    try:
-        doc = json.loads(config.read_text(encoding="utf-8"))
-        return int(doc.get("decoder_input_channels", 64))  # diffusers' default
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
-        raise SamuelError(f"{config}: unreadable VAE config ({exc})") from None
 
 
 def read_state(path: Path) -> dict[str, Tensor]:

@@ -61,12 +61,6 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]
     return config, state
 
 
-def config_latent_channels(cfg: CodecConfig) -> int:
-    """Latent channels of the VAE checkpoint ``cfg.path``, from its saved config."""
-    config, _ = read_checkpoint(cfg.path)
-    return int(architecture(config["vae"], config["data"]["channels"]).latent_dim)
-
-
 def _identity(arch: OobleckConfig) -> dict[str, Any]:
     """The sizes as hashed into ``codec_id`` (under the key names latent caches were made with)."""
     out = dict(vars(arch))

@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from samuel_pl.codecs.fields import mel_identity
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.config.vocoder import VocoderConfig
 from samuel_pl.errors import SamuelError
@@ -45,10 +46,8 @@ def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder
         raise SamuelError(f"codec.vocoder: checkpoint {p} not found (train one with {TRAIN_CMD})")
     ckpt = load_checkpoint(p, "vocoder")
     config = ckpt["hyper_parameters"]["config"]
-    from samuel_pl.codecs.mel import MelCodec  # the codec it was trained on
-
     saved = {k: v for k, v in config.get("codec", {}).items() if k in CODEC_KEYS}
-    trained = MelCodec.from_config(CodecConfig(**saved)).latent_fields()
+    trained = mel_identity(CodecConfig(**saved))  # the codec it was trained on
     for key in sorted(set(trained) | set(codec_fields)):
         if trained.get(key) != codec_fields.get(key):
             raise SamuelError(
@@ -63,3 +62,15 @@ def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder
         first = str(exc).strip().splitlines()[0]
         raise SamuelError(f"{p}: vocoder weights do not fit its saved sizes ({first})") from None
     return net.eval()
+
+
+def resolve_vocoder(cfg: CodecConfig, vocoder: str | Path | None) -> CodecConfig:
+    """``cfg`` with the ``--vocoder`` override applied before anything is loaded: None keeps
+    ``cfg.vocoder``; "" or "none" decodes with Griffin-Lim; a path replaces the saved one.
+    A vocoder for a codec other than mel is a SamuelError."""
+    if vocoder is None:
+        return cfg
+    path = "" if str(vocoder) in ("", "none") else str(vocoder)
+    if path and cfg.type != "mel":
+        raise SamuelError(f"a vocoder decodes the mel codec, not {cfg.type}")
+    return dataclasses.replace(cfg, vocoder=path)

@@ -9,32 +9,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from samuel_pl.config.checks import NONNEG, POS, checked, each, number, one_of
+
 
 @dataclass
 class AudioTrainConfig:
-    stems: list[str] = field(default_factory=lambda: ["vocals", "accompaniment"])
+    stems: list[str] = checked(
+        rule=each(one_of("vocals", "accompaniment")), factory=lambda: ["vocals", "accompaniment"]
+    )
     """Stems of each song the network trains on (crops are drawn from all of them)."""
-    min_crop_rms: float = 1e-3
+    min_crop_rms: float = checked(1e-3, NONNEG)
     """Training crops quieter than this RMS are redrawn (up to 8 times)."""
-    stft_weight: float = 1.0
+    stft_weight: float = checked(1.0, NONNEG)
     """Weight of the multi-resolution STFT loss (auraloss: spectral convergence + log magnitude)."""
-    stft_fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
+    stft_fft_sizes: list[int] = checked(
+        rule=each(number(2)), factory=lambda: [2048, 1024, 512, 256, 128]
+    )
     """FFT sizes of the STFT loss (windows = FFT sizes, hops = FFT sizes / 4)."""
-    waveform_l1_weight: float = 0.0
+    waveform_l1_weight: float = checked(0.0, NONNEG)
     """Weight of an L1 loss on the waveform (0: off)."""
     discriminator: bool = False
     """Train a multi-scale STFT discriminator (hinge loss) with feature matching."""
     disc_fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512])
     """FFT sizes of the discriminator's scales."""
-    disc_channels: int = 16
+    disc_channels: int = checked(16, POS)
     """Width of each discriminator's conv stack."""
-    adversarial_weight: float = 0.1
+    adversarial_weight: float = checked(0.1, NONNEG)
     """Weight of the generator's adversarial (hinge) loss."""
-    feature_weight: float = 2.0
+    feature_weight: float = checked(2.0, NONNEG)
     """Weight of the feature-matching loss (relative L1 between discriminator features)."""
-    disc_start_step: int = 0
+    disc_start_step: int = checked(0, NONNEG)
     """Training batches before the discriminator and adversarial losses start."""
-    disc_lr_ratio: float = 1.0
+    disc_lr_ratio: float = checked(1.0, number(0, lo_open=True))
     """Discriminator learning rate as a fraction of optim.lr."""
-    sample_seconds: float = 4.0
+    sample_seconds: float = checked(4.0, number(0, lo_open=True))
     """Length of the reconstruction examples logged for fixed validation songs."""

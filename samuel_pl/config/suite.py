@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from samuel_pl.config.checks import (
+    GUIDANCE,
+    NONNEG,
+    SAMPLER,
+    SPACING_NAMES,
+    STEPS,
+    checked,
+    number,
+    one_of,
+)
 from samuel_pl.config.schema import DataConfig, TrackingConfig
 
 
@@ -16,13 +26,13 @@ class GeneratorConfig:
     """Row name in the table (default: the type, plus sampler settings for samuel)."""
     ckpt: str = ""
     """samuel: checkpoint path (default: the --ckpt of the command)."""
-    sampler: str = "dpmpp"
+    sampler: str = checked("dpmpp", SAMPLER)
     """samuel: a sampler of samuel_pl.diffusion.SAMPLERS (dpmpp, dpmpp3m, unipc, ddim, ...)."""
-    steps: int = 25
+    steps: int = checked(25, STEPS)
     """samuel: sampler steps."""
-    cfg: float = 2.0
+    cfg: float = checked(2.0, GUIDANCE)
     """samuel: classifier-free guidance scale."""
-    spacing: str = ""
+    spacing: str = checked("", one_of(choices=lambda: ("", *SPACING_NAMES())))
     """samuel: step grid, auto | uniform | log_snr | karras ('': the checkpoint's
     sampling.spacing)."""
     window: int = 0
@@ -35,12 +45,12 @@ class GeneratorConfig:
     musicgen: a local Hugging Face MusicGen-melody folder (default ``models/musicgen-melody``)."""
     prompt: str = "instrumental accompaniment"
     """musicgen: the text prompt beside the vocal's chroma."""
-    guidance_scale: float = 3.0
+    guidance_scale: float = checked(3.0, NONNEG)
     """musicgen: classifier-free guidance scale of MusicGen's sampler."""
-    max_seconds: float = 30.0
+    max_seconds: float = checked(30.0, number(0, lo_open=True))
     """musicgen: window length; longer vocals are generated window by window (the model's
     chroma condition covers 30 s)."""
-    max_new_tokens: int = 0
+    max_new_tokens: int = checked(0, NONNEG)
     """musicgen: cap on tokens per window (0: as many as the window's duration needs; a cap
     shortens the audio, which is then padded with silence)."""
     backend: str = "transformers"
@@ -57,20 +67,21 @@ class SuiteConfig:
     """Seed of generation, shuffling and bootstrap."""
     data: DataConfig = field(default_factory=DataConfig)
     """The stem source to evaluate on (same keys as a fit config's ``data``)."""
-    split: str = "test"
+    split: str = checked("test", one_of("train", "val", "test"))
     """Split of the source: train | val | test."""
-    max_songs: int = 0
+    max_songs: int = checked(0, NONNEG)
     """Evaluate at most this many songs (0: all of the split)."""
-    clip_seconds: float = 10.0
+    clip_seconds: float = checked(10.0, number(0, lo_open=True))
     """Clip per song, taken from the middle of the song (FAD depends on clip length: report it)."""
-    sample_rate: int = 22050
+    sample_rate: int = checked(22050, number(8000, 384000))
     """Rate at which generated and reference audio are compared (embedders resample further)."""
-    generators: list[GeneratorConfig] = field(
-        default_factory=lambda: [
+    generators: list[GeneratorConfig] = checked(
+        rule=lambda v: None if len(v) else "at least one generator",
+        factory=lambda: [
             GeneratorConfig(),
             GeneratorConfig(type="ground_truth"),
             GeneratorConfig(type="random_pairing"),
-        ]
+        ],
     )
     """Rows of the table; the reference set is always the real accompaniments of the split."""
     metrics: list[str] = field(default_factory=lambda: ["fd", "alignment", "harmony", "efficiency"])
@@ -86,7 +97,7 @@ class SuiteConfig:
     """Local weight files per embedder, e.g. ``{vggish: /path/vggish-10086976.pth}``."""
     aesthetics_checkpoint: str = ""
     """audiobox-aesthetics checkpoint (the metric is reported unavailable without it)."""
-    bootstrap: int = 200
+    bootstrap: int = checked(200, NONNEG)
     """Bootstrap replicates for confidence intervals."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     """MLflow destination of the evaluation run."""

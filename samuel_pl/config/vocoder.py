@@ -9,25 +9,28 @@ blocks at the frame rate and an inverse-STFT head, so the whole clip is one pass
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from samuel_pl.config.audio_train import AudioTrainConfig
+from samuel_pl.config.checks import NONNEG, POS, checked, each, odd_positive, one_of
 
 
 @dataclass
 class VocoderConfig(AudioTrainConfig):
-    stems: list[str] = field(default_factory=lambda: ["accompaniment"])
+    stems: list[str] = checked(
+        rule=each(one_of("vocals", "accompaniment")), factory=lambda: ["accompaniment"]
+    )
     """Stems of each song the vocoder trains on (what it will decode: the accompaniment)."""
-    dim: int = 128
+    dim: int = checked(128, POS)
     """Width of the ConvNeXt blocks."""
-    intermediate: int = 384
+    intermediate: int = checked(384, POS)
     """Hidden width of each block's pointwise MLP."""
-    layers: int = 6
+    layers: int = checked(6, POS)
     """ConvNeXt blocks."""
-    kernel: int = 7
+    kernel: int = checked(7, odd_positive)
     """Depthwise convolution kernel (frames, odd)."""
-    n_fft_mult: int = 4
+    n_fft_mult: int = checked(4, one_of(1, 2, 4))
     """Inverse-STFT head: n_fft = n_fft_mult x codec.hop_length."""
-    codec_weight: float = 1.0
+    codec_weight: float = checked(1.0, NONNEG)
     """Weight of the L1 distance between the codec features of the rendition and of the crop
     (the log-frequency band the harmony lives in; cf. HiFi-GAN's mel loss); 0: off."""

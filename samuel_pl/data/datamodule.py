@@ -186,12 +186,10 @@ class SamuelDataModule(pl.LightningDataModule):
 
     def _shift_args(self) -> dict[str, Any]:
         """LatentCrops' transposition arguments from ``data.pitch_shift`` (log codec only)."""
-        from samuel_pl.config.validate import pitch_shift_problem
-
         d, c = self.config.data, self.config.codec
         if d.pitch_shift <= 0:
             return {}
-        problem = pitch_shift_problem(self.config)
+        problem = self.config.pitch_shift_problem()
         if problem:
             raise DataError(problem)
         from samuel_pl.codecs.mel import LOG_FLOOR

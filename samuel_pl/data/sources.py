@@ -26,14 +26,14 @@ import numpy as np
 
 from samuel_pl.audio import AUDIO_EXTENSIONS, DEFAULT_LIMITS, DecodeLimits, read_audio
 from samuel_pl.config.schema import DataConfig
-from samuel_pl.config.validate import DATA_SOURCES
 from samuel_pl.data.splits import SPLITS, norm_split, split_songs
 from samuel_pl.errors import AudioError, DataError
 from samuel_pl.files import write_text
 
 log = logging.getLogger(__name__)
 
-SOURCES = DATA_SOURCES  # the config schema validates data.source against this list
+SOURCES = ("demo", "musdb", "folder", "manifest")
+"""``data.source`` values (the config asks this list: ``samuel_pl.config.checks.DATA_SOURCE``)."""
 MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
 SILENCE_PEAK = 1e-4  # -80 dBFS: a stem quieter than this everywhere counts as silent
 

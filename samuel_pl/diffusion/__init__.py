@@ -13,6 +13,12 @@ from samuel_pl.diffusion.objective import (
     v_from_x0_xt,
     x0_from_v,
 )
+from samuel_pl.diffusion.plan import (
+    SamplingError,
+    SamplingPlan,
+    guidance_allowed,
+    steps_allowed,
+)
 from samuel_pl.diffusion.samplers import (
     BEST_SPACING,
     SAMPLERS,
@@ -44,9 +50,12 @@ __all__ = [
     "ModelFn",
     "Sampler",
     "SamplerSpec",
+    "SamplingError",
+    "SamplingPlan",
     "cosine_betas",
     "eps_from_v",
     "get_sampler",
+    "guidance_allowed",
     "resolve_spacing",
     "loss_weight",
     "q_sample",
@@ -57,6 +66,7 @@ __all__ = [
     "sample_unipc",
     "sampler_timesteps",
     "sampling_timesteps",
+    "steps_allowed",
     "training_loss",
     "v_from_x0_eps",
     "v_from_x0_xt",

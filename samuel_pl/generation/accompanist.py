@@ -1,12 +1,14 @@
-"""Accompanist: checkpoint + codec + sampler -> an accompaniment for vocals of any length."""
+"""Accompanist: checkpoint + codec + sampler -> an accompaniment for vocals of any length.
+
+Its seams live beside it: the device and stage timer (:mod:`.device`), the window settings
+(:mod:`.planning`), the sampling plan (:class:`~samuel_pl.diffusion.SamplingPlan`), the codec
+with its ``--vocoder`` override (:func:`~samuel_pl.codecs.vocoder.resolve_vocoder`).
+"""
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Unpack, overload
@@ -25,40 +27,20 @@ from samuel_pl.audio import (
     write_audio,
 )
 from samuel_pl.codecs import build_codec
-from samuel_pl.codecs.mel import MelCodec
-from samuel_pl.diffusion import CFGDenoiser, sampler_timesteps
+from samuel_pl.codecs.vocoder import resolve_vocoder
+from samuel_pl.diffusion import CFGDenoiser, SamplingPlan
 from samuel_pl.errors import AudioError, SamuelError
+from samuel_pl.generation.device import STAGES, StageHook, resolve_device, timed
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
-from samuel_pl.generation.windows import ModelFn, WindowPlan, plan_clip, sample_windows
+from samuel_pl.generation.planning import Windowing, frames_needed
+from samuel_pl.generation.windows import ModelFn, WindowPlan, sample_windows
 from samuel_pl.lit import LitSamuel
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter vocals count as silent
-DEVICES = ("auto", "cpu", "cuda", "mps")
-STAGES = ("read", "encode", "sample", "decode", "write")
-"""The stages :attr:`Accompanist.stage_hook` reports (read and write: generate_file only)."""
-StageHook = Callable[[str, float], None]
 
 
 class SilentVocalsWarning(UserWarning):
     """The vocal input is silent: the accompaniment is generated without a real condition."""
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a SamuelError."""
-    name = str(device)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    kind = name.split(":")[0]
-    if kind not in DEVICES:
-        raise SamuelError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise SamuelError("device cuda requested but no CUDA GPU is available (use --device cpu)")
-    if kind == "mps" and not (torch.backends.mps.is_available()):
-        raise SamuelError("device mps requested but Apple MPS is not available (use --device cpu)")
-    return torch.device(name)
 
 
 @dataclass
@@ -85,12 +67,14 @@ class Generation:
 class GenerateOptions(TypedDict, total=False):
     """The keyword options of :meth:`Accompanist.generate` (see its signature)."""
 
+    plan: SamplingPlan | None
     sampler: str | None
     steps: int | None
     cfg: float | None
     spacing: str | None
     seed: int
     progress: bool | Any
+    on_stage: StageHook | None
 
 
 class Accompanist:
@@ -107,10 +91,6 @@ class Accompanist:
             Griffin-Lim; default: the checkpoint config's ``codec.vocoder``).
     """
 
-    stage_hook: StageHook | None = None
-    """``hook(stage, seconds)`` after each of :data:`STAGES` (CUDA synchronised), for
-    benchmarks/generate_e2e.py; None (the default): nothing is timed."""
-
     def __init__(
         self,
         module: LitSamuel,
@@ -124,23 +104,18 @@ class Accompanist:
         self.device = resolve_device(device)
         self.module = module.to(self.device).eval()
         self.cfg = module.cfg
-        self.codec = build_codec(self.cfg.codec)
-        if vocoder is not None and isinstance(self.codec, MelCodec):
-            self.codec.with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
-        elif vocoder is not None and str(vocoder) not in ("", "none"):
-            raise SamuelError(f"a vocoder decodes the mel codec, not {self.cfg.codec.type}")
-        self.codec = self.codec.to(self.device).eval()
-        mult = int(module.model.time_multiple)
-        w = int(self.cfg.sampling.window or self.cfg.data.crop_frames if window is None else window)
-        if w < 1:
-            raise SamuelError(f"window must be >= 1 frame, got {w}")
-        self.window = math.ceil(w / mult) * mult
-        self.overlap = self.window // 4 if overlap is None else int(overlap)
-        if not 0 <= self.overlap < self.window:
-            raise SamuelError(f"overlap must be in [0, {self.window}), got {self.overlap}")
-        self.crossfade = self.overlap // 2 if crossfade is None else int(crossfade)
-        if not 0 <= self.crossfade <= self.overlap:
-            raise SamuelError(f"crossfade must be in [0, overlap={self.overlap}]")
+        # The override replaces the saved vocoder before the codec loads one (a saved path
+        # missing on this machine cannot fail before --vocoder none applies).
+        codec_cfg = resolve_vocoder(self.cfg.codec, vocoder)
+        self.codec = build_codec(codec_cfg).to(self.device).eval()
+        self.windowing = Windowing.resolve(
+            self.cfg.sampling.window,
+            self.cfg.data.crop_frames,
+            int(module.model.time_multiple),
+            window=window,
+            overlap=overlap,
+            crossfade=crossfade,
+        )
 
     @classmethod
     def from_checkpoint(
@@ -161,60 +136,41 @@ class Accompanist:
         """Output channels (the codec's)."""
         return int(self.codec.audio_channels)
 
-    def settings(
+    @property
+    def window(self) -> int:
+        """Frames per window."""
+        return self.windowing.window
+
+    @property
+    def overlap(self) -> int:
+        """Frames each window shares with the previous one."""
+        return self.windowing.overlap
+
+    @property
+    def crossfade(self) -> int:
+        """Frames of each overlap blended with a raised cosine."""
+        return self.windowing.crossfade
+
+    def sampling_plan(
         self,
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
         spacing: str | None = None,
-    ) -> dict[str, Any]:
-        """Sampler settings: the overrides, else the checkpoint's ``cfg.sampling`` (``steps`` is
-        what runs: the training steps for ancestral)."""
-        s = self.cfg.sampling
-        name, grid = sampler or s.sampler, spacing or s.spacing
-        n = int(steps or s.steps)
-        if n < 1:
-            raise SamuelError(f"steps must be >= 1, got {n}")
-        scale = float(s.cfg if cfg is None else cfg)
-        if not (math.isfinite(scale) and scale >= 0):
-            raise SamuelError(f"cfg must be a finite number >= 0, got {scale}")
-        n = len(sampler_timesteps(name, self.module.schedule, n, grid))
-        return {"sampler": name, "steps": n, "cfg": scale, "spacing": grid}
+    ) -> SamplingPlan:
+        """The overrides (None: the checkpoint's ``cfg.sampling``) resolved and checked once."""
+        return self.module.sampling_plan(sampler, steps, cfg, spacing)
 
-    def num_steps(self, num_samples: int, sample_rate: int, **settings: Any) -> int:
+    def num_steps(self, num_samples: int, sample_rate: int, plan: SamplingPlan) -> int:
         """Sampler steps a call will run (windows x steps): the progress bar's total."""
-        frames = self._frames_needed(round(num_samples * self.sample_rate / sample_rate))
-        return len(self.plan(frames).starts) * self.settings(**settings)["steps"]
+        frames = frames_needed(self.codec, round(num_samples * self.sample_rate / sample_rate))
+        return len(self.plan(frames).starts) * plan.steps
 
     def plan(self, frames: int) -> WindowPlan:
         """Windows for ``frames`` latent frames (windows.plan_clip)."""
-        mult, crop = int(self.module.model.time_multiple), int(self.cfg.data.crop_frames)
-        return plan_clip(frames, self.window, self.overlap, self.crossfade, crop, mult)
+        return self.windowing.plan(frames)
 
     # ----- generation --------------------------------------------------------------------------
-    @contextmanager
-    def _stage(self, name: str) -> Iterator[None]:
-        """Time the enclosed stage for :attr:`stage_hook`; nothing when it is None."""
-        hook = self.stage_hook
-        if hook is None:
-            yield
-            return
-        cuda = self.device.type == "cuda"
-        if cuda:
-            torch.cuda.synchronize(self.device)
-        t0 = time.perf_counter()
-        yield
-        if cuda:
-            torch.cuda.synchronize(self.device)
-        hook(name, time.perf_counter() - t0)
-
-    def _frames_needed(self, n_out: int) -> int:
-        """Smallest T whose decoded length covers ``n_out`` samples."""
-        t = max(1, self.codec.num_frames(n_out))
-        while self.codec.num_samples(t) < n_out:
-            t += 1
-        return t
-
     def _encode(self, audio: np.ndarray, frames: int) -> Tensor:
         """(C, N) audio at the codec rate -> (1, latent, frames) codec latent, silence-padded."""
         n_pad = max(audio.shape[-1], self.codec.num_samples(frames))
@@ -252,6 +208,7 @@ class Accompanist:
         vocals: np.ndarray | Tensor,
         sample_rate: int,
         *,
+        plan: SamplingPlan | None = None,
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
@@ -259,16 +216,19 @@ class Accompanist:
         seed: int = 0,
         progress: bool | Any = False,
         return_latent: bool = False,
+        on_stage: StageHook | None = None,
     ) -> np.ndarray | Generation:
         """Accompaniment for ``vocals`` (C, N) or (N,) at ``sample_rate``.
 
         Returns (C_out, round(N * self.sample_rate / sample_rate)) float32 audio at
         ``self.sample_rate`` (C_out = 1 for the mel codec), or a :class:`Generation` with the
-        latent and the window plan when ``return_latent``. ``progress`` is True for a tqdm bar
-        or a tqdm-like object with ``update(n)``.
+        latent and the window plan when ``return_latent``. ``plan``: from
+        :meth:`sampling_plan` (else the overrides resolve one). ``progress`` is True for a tqdm
+        bar or a tqdm-like object with ``update(n)``. ``on_stage(stage, seconds)`` hears the
+        encode, sample and decode times (CUDA synchronised).
         """
         t0 = time.perf_counter()
-        settings = self.settings(sampler, steps, cfg, spacing)
+        plan = plan or self.sampling_plan(sampler, steps, cfg, spacing)
         audio = _as_audio(vocals)
         if sample_rate < 1:
             raise SamuelError(f"sample_rate must be positive, got {sample_rate}")
@@ -279,37 +239,33 @@ class Accompanist:
                 stacklevel=2,
             )
         n_out = round(audio.shape[-1] * self.sample_rate / sample_rate)
-        with self._stage("encode"):
+        with timed(on_stage, "encode", self.device):
             at_rate = resample(audio, int(sample_rate), self.sample_rate)[:, :n_out]  # (C, n_out)
-            frames = self._frames_needed(n_out)
-            plan = self.plan(frames)
-            cond = self.module.normalize(self._encode(at_rate, plan.total))  # (1, latent, total)
+            windows = self.plan(frames_needed(self.codec, n_out))
+            cond = self.module.normalize(self._encode(at_rate, windows.total))  # (1, C, total)
 
         gen = torch.Generator().manual_seed(int(seed))
         dev_gen = None
         if self.device.type != "cpu":
             dev_gen = torch.Generator(self.device).manual_seed(int(seed) + 1)
-        bar, own_bar = _progress(progress, len(plan.starts) * settings["steps"])
+        bar, own_bar = _progress(progress, len(windows.starts) * plan.steps)
         try:
-            with self._stage("sample"):
+            with timed(on_stage, "sample", self.device):
                 z = sample_windows(
-                    self._guided(settings["cfg"]),
+                    self._guided(plan.cfg),
                     cond.float(),
+                    windows,
                     plan,
                     self.module.schedule,
-                    sampler=settings["sampler"],
-                    steps=settings["steps"],
                     generator=gen,
                     noise_generator=dev_gen,
-                    eta=self.cfg.sampling.eta,
-                    spacing=settings["spacing"],
                     on_step=(lambda k, i: bar.update(1)) if bar is not None else None,
                 )
         finally:
             if own_bar and bar is not None:
                 bar.close()
-        latent = z[..., : plan.frames]  # (1, latent, frames) normalised
-        with self._stage("decode"):
+        latent = z[..., : windows.frames]  # (1, latent, frames) normalised
+        with timed(on_stage, "decode", self.device):
             wav = self.codec.decode(self.module.denormalize(latent)).float().cpu().numpy()[0]
             if wav.shape[-1] < n_out:
                 wav = np.pad(wav, ((0, 0), (0, n_out - wav.shape[-1])))
@@ -319,10 +275,10 @@ class Accompanist:
         return Generation(
             wav,
             latent[0].float().cpu().numpy(),
-            plan,
+            windows,
             self.sample_rate,
             time.perf_counter() - t0,
-            settings,
+            plan.settings(),
         )
 
     def generate_file(
@@ -331,6 +287,7 @@ class Accompanist:
         out_path: str | Path,
         mix_path: str | Path | None = None,
         *,
+        plan: SamplingPlan | None = None,
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
@@ -338,30 +295,26 @@ class Accompanist:
         seed: int = 0,
         progress: bool | Any = False,
         limits: DecodeLimits = DEFAULT_LIMITS,
+        on_stage: StageHook | None = None,
     ) -> Generation:
         """Read ``in_path``, write the accompaniment to ``out_path`` (and the mix to ``mix_path``).
 
         The vocal is decoded straight to the codec's rate and channels (block-wise, within
         ``limits``). Nothing is written when the input cannot be read (AudioError naming it).
+        ``on_stage`` hears every one of :data:`~samuel_pl.generation.device.STAGES`.
         """
         out_p = Path(out_path)
         for p in (out_p, mix_path):
             if p is not None and Path(p).suffix.lower() not in AUDIO_EXTENSIONS:
                 raise AudioError(f"{p}: unsupported output extension (use .wav, .flac, .ogg)")
-        with self._stage("read"):
+        plan = plan or self.sampling_plan(sampler, steps, cfg, spacing)
+        with timed(on_stage, "read", self.device):
             vocals, sr = read_audio(in_path, self.sample_rate, self.channels, limits)  # (C, N)
         res = self.generate(
-            vocals,
-            sr,
-            sampler=sampler,
-            steps=steps,
-            cfg=cfg,
-            spacing=spacing,
-            seed=seed,
-            progress=progress,
-            return_latent=True,
-        )
-        with self._stage("write"):
+            vocals, sr, plan=plan, seed=seed, progress=progress, return_latent=True,
+            on_stage=on_stage,
+        )  # fmt: skip
+        with timed(on_stage, "write", self.device):
             write_audio(out_p, safe_peak(res.audio), self.sample_rate)
             if mix_path is not None:
                 voc = convert_channels(vocals, res.audio.shape[0])  # already at the codec rate
@@ -396,4 +349,11 @@ def _progress(progress: bool | Any, total: int) -> tuple[Any, bool]:
     return None, False
 
 
-__all__ = ["PEAK_CEILING", "Accompanist", "Generation", "SilentVocalsWarning", "resolve_device"]
+__all__ = [
+    "PEAK_CEILING",
+    "STAGES",
+    "Accompanist",
+    "Generation",
+    "SilentVocalsWarning",
+    "resolve_device",
+]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion import CosineSchedule, InpaintDenoiser, get_sampler
+from samuel_pl.diffusion import CosineSchedule, InpaintDenoiser, SamplingPlan
 from samuel_pl.diffusion.samplers import ModelFn
 
 
@@ -108,54 +108,42 @@ StepHook = Callable[[int, int], None]
 def sample_windows(
     guided: Callable[[Tensor], ModelFn],
     cond: Tensor,
-    plan: WindowPlan,
+    windows: WindowPlan,
+    plan: SamplingPlan,
     schedule: CosineSchedule,
     *,
-    sampler: str,
-    steps: int,
     generator: torch.Generator,
     noise_generator: torch.Generator | None = None,
-    eta: float = 0.0,
-    spacing: str = "auto",
     on_step: StepHook | None = None,
 ) -> Tensor:
-    """Sample a (1, C, plan.total) normalised latent window by window.
+    """Sample a (1, C, windows.total) normalised latent window by window.
 
     Args:
         guided: ``guided(cond_window (1,C,W)) -> model_fn`` (binds the condition and CFG).
-        cond: (1, C, plan.total) normalised vocal latent (already padded).
-        plan: from :func:`plan_windows`.
+        cond: (1, C, windows.total) normalised vocal latent (already padded).
+        windows: from :func:`plan_windows` / :func:`plan_clip`.
+        plan: the sampler, its grid and eta (:class:`~samuel_pl.diffusion.SamplingPlan`).
         generator: CPU generator for the initial noise of every window.
         noise_generator: generator of the samplers' noise (default: ``generator``).
-        eta: the sampler's stochasticity, for samplers that take it (DDIM).
-        spacing: step grid of ddim / dpmpp (:meth:`samuel_pl.diffusion.SamplerSpec.timesteps`).
         on_step: called as ``on_step(window_index, step_index)`` after every sampler step.
     """
-    spec = get_sampler(sampler)
-    ts = spec.timesteps(schedule, steps, spacing)
     out = torch.zeros_like(cond)  # (1, C, total)
-    w = plan.window
-    for k, start in enumerate(plan.starts):
+    w = windows.window
+    for k, start in enumerate(windows.starts):
         c = cond[:, :, start : start + w]  # (1, C, W)
         x_T = torch.randn(c.shape, generator=generator, device="cpu").to(c)
         model_fn = guided(c)
-        known = plan.known(k)
+        known = windows.known(k)
         if known > 0:
-            weight = known_weight(known, w, plan.crossfade).to(c)  # (W,)
+            weight = known_weight(known, w, windows.crossfade).to(c)  # (W,)
             model_fn = InpaintDenoiser(model_fn, schedule, out[:, :, start : start + w], weight)
 
         def callback(i: int, n: int, x: Tensor, k: int = k) -> None:
             if on_step is not None:
                 on_step(k, i)
 
-        x0 = spec(
-            model_fn,
-            x_T,
-            schedule,
-            ts,
-            callback=callback,
-            generator=noise_generator or generator,
-            **spec.options(eta),
+        x0 = plan.run(
+            model_fn, x_T, schedule, callback=callback, generator=noise_generator or generator
         )
         out[:, :, start : start + w] = x0  # the overlap is already m known + (1 - m) model
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from collections.abc import Callable
@@ -15,30 +14,16 @@ import torch
 from lightning.pytorch.utilities import grad_norm
 from torch import Tensor
 
-from samuel_pl.codecs import codec_latent_channels
 from samuel_pl.config import FitConfig, load_config, to_dict
 from samuel_pl.diffusion import (
     CFGDenoiser,
     CosineSchedule,
-    get_sampler,
+    SamplingPlan,
     training_loss,
 )
-from samuel_pl.errors import NonFiniteError
+from samuel_pl.errors import NonFiniteError, SamuelError
 from samuel_pl.lit.schedule import warmup_cosine
 from samuel_pl.nn import EMA, SamuelUNet
-
-
-def with_latent_channels(cfg: FitConfig, latent_channels: int | None = None) -> FitConfig:
-    """``cfg`` (a copy) with ``model.in_channels`` = the codec's latent channels where it is 0
-    (``latent_channels``: those of a codec already built; None: read from ``cfg.codec`` by
-    :func:`~samuel_pl.codecs.codec_latent_channels`, without building the codec)."""
-    if cfg.model.in_channels:
-        return cfg
-    out = copy.deepcopy(cfg)
-    if latent_channels is None:
-        latent_channels = codec_latent_channels(cfg.codec)
-    out.model.in_channels = int(latent_channels)
-    return out
 
 
 def build_unet(cfg: FitConfig, schedule: CosineSchedule | None = None) -> SamuelUNet:
@@ -79,7 +64,11 @@ class LitSamuel(pl.LightningModule):
         if config is None:
             config = load_config()
         cfg = config if isinstance(config, FitConfig) else config_from_hparams(config)
-        cfg = with_latent_channels(cfg)  # in_channels 0: follow the codec
+        if cfg.model.in_channels < 1:
+            raise SamuelError(
+                f"model.in_channels={cfg.model.in_channels}: resolve it from the codec before "
+                "building the module (samuel_pl.training.resolve_in_channels(cfg))"
+            )
         self.save_hyperparameters({"config": to_dict(cfg)})
         self.cfg = config_from_hparams(to_dict(cfg))
         m, d = self.cfg.model, self.cfg.diffusion
@@ -248,11 +237,24 @@ class LitSamuel(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ----- sampling ----------------------------------------------------------------------
+    def sampling_plan(
+        self,
+        sampler: str | None = None,
+        steps: int | None = None,
+        cfg: float | None = None,
+        spacing: str | None = None,
+    ) -> SamplingPlan:
+        """The overrides (None: ``cfg.sampling``'s value) resolved and checked once."""
+        return SamplingPlan.resolve(
+            self.cfg.sampling, self.schedule, sampler=sampler, steps=steps, cfg=cfg, spacing=spacing
+        )
+
     @torch.no_grad()
     def sample(
         self,
         vocals: Tensor,
         *,
+        plan: SamplingPlan | None = None,
         sampler: str | None = None,
         steps: int | None = None,
         cfg: float | None = None,
@@ -264,20 +266,17 @@ class LitSamuel(pl.LightningModule):
     ) -> Tensor:
         """Accompaniment latents for vocal latents ``(B, C, T)`` (codec scale unless normalized).
 
-        Settings left None come from ``cfg.sampling``. ``generator`` may live on the CPU
-        whatever the module's device. T must be a multiple of the U-Net's time stride; see
-        :mod:`samuel_pl.generation` for any-length audio.
+        ``plan`` (:meth:`sampling_plan`), else the overrides left None come from
+        ``cfg.sampling``. ``generator`` may live on the CPU whatever the module's device. T must
+        be a multiple of the U-Net's time stride; see :mod:`samuel_pl.generation` for any-length
+        audio.
         """
-        s = self.cfg.sampling
+        plan = plan or self.sampling_plan(sampler, steps, cfg, spacing)
         net = self.ema.module if use_ema else self.model
         cond = vocals if normalized else self.normalize(vocals)
         cond = cond.to(self.latent_mean.device, torch.float32)
         gen_device = generator.device if generator is not None else "cpu"
         x = torch.randn(cond.shape, generator=generator, device=gen_device).to(cond)
-        fn = CFGDenoiser(net, cond, s.cfg if cfg is None else cfg)
-        spec = get_sampler(sampler or s.sampler)
-        ts = spec.timesteps(self.schedule, steps or s.steps, spacing or s.spacing)
-        out = spec(
-            fn, x, self.schedule, ts, callback=callback, generator=generator, **spec.options(s.eta)
-        )
+        fn = CFGDenoiser(net, cond, plan.cfg)
+        out = plan.run(fn, x, self.schedule, callback=callback, generator=generator)
         return out if normalized else self.denormalize(out)

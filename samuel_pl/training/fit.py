@@ -8,6 +8,7 @@ checkpoint) in ``SAMUEL_RUN_DIR`` / ``SAMUEL_RESUME_CKPT``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 
-from samuel_pl.codecs import build_codec
+from samuel_pl.codecs import build_codec, latent_fields
 from samuel_pl.config import ConfigError, FitConfig, to_dict, validate
 from samuel_pl.data.datamodule import SamuelDataModule
-from samuel_pl.lit.samuel import LitSamuel, with_latent_channels
+from samuel_pl.lit.samuel import LitSamuel
 from samuel_pl.lit.samuel_callbacks import AudioSamples
 from samuel_pl.tracking import normalise_uri
 from samuel_pl.training.run import (
@@ -39,7 +40,7 @@ from samuel_pl.training.trainer import (
     compile_model,
 )
 
-__all__ = ["fit"]
+__all__ = ["fit", "resolve_in_channels"]
 
 # Expected, and noise for users: the EMA copy is always in eval mode; Lightning's pytree shim.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
@@ -52,6 +53,16 @@ class _Normalization(Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: Any, stage: str) -> None:
         pl_module.set_normalization(*trainer.datamodule.stats)  # type: ignore[attr-defined]
+
+
+def resolve_in_channels(cfg: FitConfig, latent_channels: int | None = None) -> FitConfig:
+    """``cfg`` (a copy) with ``model.in_channels`` = the codec's latent channels where it is 0
+    (``latent_channels``, else read from ``cfg.codec`` without building the codec:
+    :func:`samuel_pl.codecs.latent_fields`); ``cfg`` itself when already set."""
+    if cfg.model.in_channels:
+        return cfg
+    channels = latent_fields(cfg.codec).channels if latent_channels is None else latent_channels
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, in_channels=int(channels)))
 
 
 def _check(cfg: FitConfig, codec: Any) -> None:
@@ -74,7 +85,7 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     t0 = time.time()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     codec = build_codec(cfg.codec)
-    cfg = with_latent_channels(cfg, codec.latent_channels)
+    cfg = resolve_in_channels(cfg, codec.latent_channels)
     _check(cfg, codec)
     rank_zero = is_rank_zero()
     run_dir, ckpt_path = shared_run(cfg, rank_zero)

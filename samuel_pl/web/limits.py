@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from samuel_pl.audio import DecodeLimits, read_audio
-from samuel_pl.diffusion import SPACING_CHOICES
+from samuel_pl.diffusion import SPACING_CHOICES, guidance_allowed, steps_allowed
 from samuel_pl.errors import AudioError, AudioLimitError
 
 # accepted file name extension -> format name shown to users
@@ -115,10 +115,10 @@ def parse_settings(
         choices = ", ".join(SPACING_CHOICES)
         raise Rejected(400, f"unknown spacing {spacing!r}; choose one of {choices}")
     steps = _number(query, "steps", int, defaults["steps"])
-    if not 1 <= steps <= limits.max_steps:
+    if steps_allowed(steps) or steps > limits.max_steps:
         raise Rejected(400, f"steps must be between 1 and {limits.max_steps}, got {steps}")
     cfg = _number(query, "cfg", float, defaults["cfg"])
-    if not (math.isfinite(cfg) and 0.0 <= cfg <= 20.0):
+    if guidance_allowed(cfg) or cfg > 20.0:
         raise Rejected(400, f"guidance must be between 0 and 20, got {cfg}")
     seed = _number(query, "seed", int, 0)
     if not 0 <= seed <= MAX_SEED:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from samuel_pl.audio import convert_channels, resample, write_audio
-from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES
+from samuel_pl.diffusion import SAMPLERS, SPACING_CHOICES, SamplingPlan
 from samuel_pl.generation import Accompanist, mix_tracks, safe_peak
 from samuel_pl.plots import mel_spectrograms
 from samuel_pl.web.jobs import Job, Progress
@@ -40,29 +40,32 @@ class Renderer:
             "channels": self.acc.channels,
             "samplers": sorted(SAMPLERS),
             "spacings": list(SPACING_CHOICES),
-            "defaults": self.acc.settings(),
+            "defaults": self.acc.sampling_plan().settings(),
             "train_steps": int(self.acc.module.schedule.train_steps),
         }
 
-    def effective(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """The settings a job will run with (ancestral always runs the training steps)."""
-        eff = self.acc.settings(
+    def plan(self, settings: dict[str, Any]) -> SamplingPlan:
+        """The sampling plan of a job's settings (ancestral always runs the training steps)."""
+        return self.acc.sampling_plan(
             settings["sampler"], settings["steps"], settings["cfg"], settings.get("spacing")
         )
-        return {**eff, "seed": int(settings["seed"])}
+
+    def effective(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The settings a job will run with (:meth:`plan`'s, and the seed)."""
+        return {**self.plan(settings).settings(), "seed": int(settings["seed"])}
 
     def __call__(self, job: Job, progress: Progress) -> dict[str, Any]:
         """Generate for ``job.payload = (vocals (C, N), rate)``; write :data:`OUTPUTS`."""
         vocals, sr = job.payload
         s = job.settings
-        kw = {k: s[k] for k in ("sampler", "steps", "cfg", "spacing") if k in s}
-        job.total = self.acc.num_steps(vocals.shape[-1], sr, **kw)
+        plan = self.plan(s)
+        job.total = self.acc.num_steps(vocals.shape[-1], sr, plan)
         job.stage = "sampling"
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = self.acc.generate(
-                vocals, sr, **kw, seed=s["seed"], progress=progress, return_latent=True
+                vocals, sr, plan=plan, seed=s["seed"], progress=progress, return_latent=True
             )
         job.stage = "writing files"
         rate, acc = self.acc.sample_rate, safe_peak(res.audio)  # (C_out, N_out)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from samuel_pl.cli.main import main
-from samuel_pl.codecs import codec_latent_channels
+from samuel_pl.codecs import latent_fields
 from samuel_pl.config.schema import CodecConfig
 from tests.conftest import REPO
 
@@ -58,9 +58,9 @@ def test_summary_without_config_is_the_paper_unet(capsys: pytest.CaptureFixture[
 
 
 def test_latent_channels_come_from_config_files_not_weights(tmp_path: Path) -> None:
-    assert codec_latent_channels(CodecConfig(type="mel", n_mels=40)) == 40
+    assert latent_fields(CodecConfig(type="mel", n_mels=40)).channels == 40
     vae = tmp_path / "vae"
     vae.mkdir()
     (vae / "config.json").write_text(json.dumps({"decoder_input_channels": 32}))
     (vae / "diffusion_pytorch_model.safetensors").write_bytes(b"not read")
-    assert codec_latent_channels(CodecConfig(type="stable_audio", path=str(tmp_path))) == 32
+    assert latent_fields(CodecConfig(type="stable_audio", path=str(tmp_path))).channels == 32

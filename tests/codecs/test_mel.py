@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from samuel_pl.codecs import LatentCodec, build_codec, config_hash, register_codec
-from samuel_pl.codecs import base as codec_base
+from samuel_pl.codecs import (
+    LatentCodec,
+    LatentFields,
+    build_codec,
+    config_hash,
+    latent_fields,
+    register_codec,
+)
+from samuel_pl.codecs import registry as codec_registry
+from samuel_pl.codecs.fields import mel_identity
 from samuel_pl.codecs.mel import MelCodec, mel_filterbank, spectral_convergence
-from samuel_pl.config import CodecConfig
+from samuel_pl.config import CodecConfig, ConfigError, load_config
 from samuel_pl.errors import SamuelError
 
 SR = 22050
@@ -153,15 +162,42 @@ def test_codec_id_is_the_same_in_another_process() -> None:
 
 
 def test_registry_errors_and_extension(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(codec_base, "_REGISTRY", dict(codec_base._REGISTRY))
+    monkeypatch.setattr(codec_registry, "_REGISTRY", dict(codec_registry._REGISTRY))
     with pytest.raises(SamuelError, match="stable_audio"):
         build_codec(CodecConfig(type="stable_audio"))
     with pytest.raises(SamuelError, match="vae"):
         build_codec(CodecConfig(type="vae"))
     with pytest.raises(SamuelError, match="valid types: .*mel"):
         build_codec(CodecConfig(type="mle"))
+    with pytest.raises(ConfigError, match=r"invalid codec.type='tiny_mel'; allowed: mel \|"):
+        load_config(None, ["codec.type=tiny_mel"])
     register_codec("tiny_mel", lambda cfg: MelCodec(n_mels=8, n_fft=256, hop_length=64))
+    assert load_config(None, ["codec.type=tiny_mel"]).codec.type == "tiny_mel"  # asks the registry
     assert build_codec(CodecConfig(type="tiny_mel")).latent_channels == 8
+    # a type without a fields reader: latent_fields builds it once and reads the codec
+    assert latent_fields(CodecConfig(type="tiny_mel")) == LatentFields("tiny_mel", 8, 22050, 64, 1)
+    with pytest.raises(SamuelError, match="valid types: .*mel"):
+        latent_fields(CodecConfig(type="mle"))
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {},
+        {"n_mels": 80, "hop_length": 256, "f_max": 8000.0},
+        {"scale": "log", "f_min": 65.4, "n_fft": 4096, "n_mels": 72},
+    ],
+)
+def test_latent_fields_read_the_config_without_building_the_codec(
+    over: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = CodecConfig(**over)
+    codec = build_codec(cfg)
+    monkeypatch.setattr(MelCodec, "__init__", None)  # building a codec now fails
+    fields = latent_fields(cfg)
+    assert fields == LatentFields("mel", codec.latent_channels, 22050, codec.hop_length, 1)
+    assert fields.frame_rate == codec.frame_rate
+    assert mel_identity(cfg) == codec.latent_fields()  # the codec_id fields, from one home
 
 
 def test_invalid_config_is_a_user_error() -> None:

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from samuel_pl.codecs import build_codec
+from samuel_pl.codecs import LatentFields, build_codec, latent_fields
 from samuel_pl.codecs.stable_audio import MODEL_PAGE, StableAudioCodec
 from samuel_pl.config import CodecConfig
 from samuel_pl.errors import SamuelError
@@ -68,6 +68,8 @@ def test_random_weight_oobleck_saved_with_save_pretrained_loads_through_codec_pa
         assert isinstance(codec, StableAudioCodec)
         assert (codec.sample_rate, codec.audio_channels, codec.latent_channels) == (SR, 2, 4)
         assert codec.hop_length == HOP and codec.identity["format"] == "diffusers"
+        cfg = CodecConfig(type="stable_audio", path=str(path))
+        assert latent_fields(cfg) == LatentFields("stable_audio", 4, SR, HOP, 2)  # config only
         z = codec.encode(x, SR)
         torch.testing.assert_close(z, mean, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(codec.decode(z), audio, rtol=1e-4, atol=1e-5)
@@ -127,6 +129,8 @@ def test_stable_audio_tools_layout_random_checkpoint(
         save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / weights_name)
     codec = build_codec(CodecConfig(type="stable_audio", path=str(tmp_path), chunk_frames=0))
     assert codec.identity["format"] == "stable-audio-tools"
+    fields = latent_fields(CodecConfig(type="stable_audio", path=str(tmp_path)))
+    assert fields == LatentFields("stable_audio", 4, SR, codec.hop_length, 2) and HOP == 8
     x = _audio(HOP * 40)
     with torch.no_grad():
         expected_mean = ref.encode(x).chunk(2, dim=1)[0]

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from samuel_pl.cli.main import main
-from samuel_pl.codecs import build_codec
+from samuel_pl.codecs import LatentFields, build_codec, latent_fields
 from samuel_pl.codecs.base import config_hash
 from samuel_pl.codecs.vae import _identity, architecture
 from samuel_pl.config import CodecConfig, ConfigError, VAEConfig, load_config
@@ -226,6 +226,9 @@ def test_vae_checkpoint_is_the_codec_of_a_debug_diffusion_fit_and_generation(
 
     codec = build_codec(CodecConfig(type="vae", path=str(vae_ckpt)))
     assert (codec.latent_channels, codec.hop_length, codec.sample_rate) == (16, 64, SR)
+    assert latent_fields(CodecConfig(type="vae", path=str(vae_ckpt))) == LatentFields(
+        "vae", 16, SR, 64, codec.audio_channels
+    )
     args = ["fit", "--config", str(DEBUG), *fit_overrides(songs, tmp_path, "diff")]
     extra = ["codec.type=vae", f"codec.path={vae_ckpt}", "trainer.max_steps=2"]
     assert main([*args, *extra, "callbacks.sample_frames=32"]) == 0

@@ -192,6 +192,15 @@ def test_generation_decodes_with_the_vocoder(voc_ckpt: Path, songs: Path, tmp_pa
     hook.remove()
     assert len(decoded) == 1 and out.shape[-1] == SR and np.isfinite(out).all()
     assert Accompanist.from_checkpoint(ckpt, "cpu").codec.vocoder is None
+    # a checkpoint whose saved vocoder is missing on this machine: --vocoder none still works,
+    # because the override replaces the path before the codec loads anything
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+    saved["hyper_parameters"]["config"]["codec"]["vocoder"] = str(tmp_path / "gone.ckpt")
+    moved = tmp_path / "moved.ckpt"
+    torch.save(saved, moved)
+    with pytest.raises(SamuelError, match=r"gone\.ckpt not found"):
+        Accompanist.from_checkpoint(moved, "cpu")
+    assert Accompanist.from_checkpoint(moved, "cpu", vocoder="none").codec.vocoder is None
 
 
 def test_vocoder_errors_name_the_file_and_the_problem(voc_ckpt: Path, tmp_path: Path) -> None:

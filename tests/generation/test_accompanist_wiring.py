@@ -16,7 +16,8 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_helpers import HOP, SR_CODEC, WINDOW, vocal  # noqa: E402
 
-from samuel_pl.diffusion import CosineSchedule  # noqa: E402
+from samuel_pl.config import SamplingConfig  # noqa: E402
+from samuel_pl.diffusion import CosineSchedule, SamplingPlan  # noqa: E402
 from samuel_pl.generation import Accompanist, plan_windows, sample_windows  # noqa: E402
 
 LONG = int(2.5 * (WINDOW - 1) * HOP)  # three windows
@@ -92,8 +93,9 @@ def test_windows_inpaint_the_overlap_with_the_documented_crossfade(sampler: str)
 
         return model_fn
 
+    sampling = SamplingPlan.resolve(SamplingConfig(), sched, sampler=sampler, steps=4)
     out = sample_windows(
-        guided, torch.zeros(1, 3, 24), plan, sched, sampler=sampler, steps=4,
+        guided, torch.zeros(1, 3, 24), plan, sampling, sched,
         generator=torch.Generator().manual_seed(0),
     )  # fmt: skip
     fade = [0.5 * (1 + math.cos(math.pi * j / 5)) for j in range(1, 5)]
@@ -145,22 +147,23 @@ def test_the_spacing_reaches_the_sampler(
     )
 
 
-def test_stage_hook_times_each_stage_without_changing_the_output(
+def test_stage_callback_times_each_stage_without_changing_the_output(
     debug_ckpt: Path, tmp_path: Path
 ) -> None:
     """generate_file reports read, encode, sample, decode, write in that order (once each, in
-    seconds) when a stage hook is set, and writes the same audio as without one."""
+    seconds) to an on_stage callback, and writes the same audio as without one."""
     import soundfile as sf
     from gen_helpers import write_vocal
 
-    from samuel_pl.generation.accompanist import STAGES
+    from samuel_pl.generation import STAGES
 
     acc = Accompanist.from_checkpoint(debug_ckpt, device="cpu")
     src = write_vocal(tmp_path / "v.wav", LONG, 44100)
     acc.generate_file(src, tmp_path / "plain.wav", sampler="dpmpp3m", steps=3)
     seen: list[tuple[str, float]] = []
-    acc.stage_hook = lambda stage, seconds: seen.append((stage, seconds))
-    acc.generate_file(src, tmp_path / "timed.wav", sampler="dpmpp3m", steps=3)
+    plan = acc.sampling_plan("dpmpp3m", 3)
+    on_stage = lambda stage, seconds: seen.append((stage, seconds))  # noqa: E731
+    acc.generate_file(src, tmp_path / "timed.wav", plan=plan, on_stage=on_stage)
     assert [s for s, _ in seen] == list(STAGES) == ["read", "encode", "sample", "decode", "write"]
     assert all(0.0 <= sec < 60.0 for _, sec in seen)
     plain, timed = (sf.read(str(tmp_path / f"{n}.wav"))[0] for n in ("plain", "timed"))

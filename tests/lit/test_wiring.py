@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from samuel_pl.cli.main import main
 from samuel_pl.config import load_config
 from samuel_pl.lit import LitSamuel
+from samuel_pl.training import resolve_in_channels
 from tests.conftest import DEBUG_YAML
 
 C, T = 16, 32  # the debug config: 16 mel channels, 32-frame crops
@@ -25,7 +26,7 @@ warnings.filterwarnings("ignore", message=r".*self.log\(\)` but the `self.traine
 
 def _module(*overrides: str) -> LitSamuel:
     torch.manual_seed(0)
-    return LitSamuel(load_config(DEBUG_YAML, list(overrides)))
+    return LitSamuel(resolve_in_channels(load_config(DEBUG_YAML, list(overrides))))
 
 
 def _batch(b: int, seed: int = 0) -> dict[str, Tensor]:

@@ -25,7 +25,8 @@ def failing_schedule_accepted() -> Iterator[None]:
     """Let FAILING through the config validator (which refuses unknown schedules at load), so the
     trial fails later, when its network is built."""
     from samuel_pl.config import ModelConfig
-    from samuel_pl.config.validate import RULES, one_of
+    from samuel_pl.config.checks import one_of
+    from samuel_pl.config.validate import RULES
     from samuel_pl.nn.mixing import MIX_SCHEDULES
 
     with pytest.MonkeyPatch.context() as mp:

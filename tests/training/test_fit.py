@@ -22,12 +22,13 @@ def test_fast_dev_run_of_lit_module(debug_overrides: list[str]) -> None:
 
     from samuel_pl.data.datamodule import SamuelDataModule
     from samuel_pl.lit import LitSamuel
+    from samuel_pl.training import resolve_in_channels
 
     cfg = load_config(DEBUG_YAML, debug_overrides)
     dm = SamuelDataModule(cfg)
     dm.prepare_data()
     dm.setup("fit")
-    module = LitSamuel(to_dict(cfg))
+    module = LitSamuel(to_dict(resolve_in_channels(cfg)))
     module.set_normalization(*dm.stats)
     before = [p.detach().clone() for p in module.model.parameters()]
     trainer = pl.Trainer(fast_dev_run=True, logger=False, enable_progress_bar=False)
