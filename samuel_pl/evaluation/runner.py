@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from samuel_pl.audio import read_audio, write_audio
 from samuel_pl.baselines import Generator, build_generators
+from samuel_pl.baselines.codec import round_trips_for
 from samuel_pl.baselines.retrieval import TrainSet
 from samuel_pl.config import ConfigError
 from samuel_pl.config.suite import SuiteConfig
@@ -92,6 +93,7 @@ def evaluate(
     vocals, refs = load_clips(suite)
     train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
     generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
+    generators += round_trips_for(refs, generators)  # the ceiling of each SAMUeL row's codec
     metrics = SuiteMetrics(suite, vocals)
     controls, roles = [], {}
     if suite.controls:
