@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from samuel_pl.evaluation.examples import examples_markdown
 from samuel_pl.evaluation.validate import validate_markdown
 from samuel_pl.files import write_json, write_text
 
@@ -103,6 +104,8 @@ def table_markdown(result: dict[str, Any]) -> str:
     checks = result.get("validation") or {}
     if checks:
         lines += ["", *validate_markdown(checks, result["songs"])]
+    if result.get("examples"):
+        lines += ["", *examples_markdown(result["examples"])]
     return "\n".join(lines) + "\n"
 
 
