@@ -50,6 +50,13 @@ def build_generators(
                     vocoder=g.vocoder,
                 )
             )
+        elif g.type == "codec_round_trip":
+            from samuel_pl.baselines.codec import round_trip_for
+
+            ckpt = g.ckpt or default_ckpt
+            if not ckpt:
+                raise SamuelError("the codec_round_trip row needs a checkpoint: pass --ckpt CKPT")
+            out.append(round_trip_for(references, ckpt, g.vocoder, g.name))
         elif g.type == "ground_truth":
             out.append(GroundTruth(references, g.name))
         elif g.type == "random_pairing":
@@ -67,7 +74,7 @@ def build_generators(
             out.append(RetrievalGenerator(train, g.align_beats, g.name))
         else:
             raise SamuelError(
-                f"unknown generator type {g.type!r}; choose samuel, ground_truth, "
-                "random_pairing, folder, musicgen or retrieval"
+                f"unknown generator type {g.type!r}; choose samuel, codec_round_trip, "
+                "ground_truth, random_pairing, folder, musicgen or retrieval"
             )
     return out

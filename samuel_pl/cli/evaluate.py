@@ -55,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
         t = suite.tracking
         t.uri = resolve_tracking_uri(t.uri, t.fallback, out)
     result = evaluate(suite, args.ckpt, out)
+    from samuel_pl.reports.examples import write_examples_page
+
+    page = write_examples_page(out, result)
     print(table_markdown(result))
+    if page is not None:
+        print(f"spectrograms and audio players: {page}")
     if args.validate:  # the table ends with the validate section; name the failures once more
         checks = result.get("validation") or {}
         failed = [f"{m} ({', '.join(c['fails'])})" for m, c in checks.items() if c["fails"]]

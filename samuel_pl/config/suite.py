@@ -20,12 +20,14 @@ from samuel_pl.config.schema import DataConfig, TrackingConfig
 @dataclass
 class GeneratorConfig:
     type: str = "samuel"
-    """samuel | ground_truth | random_pairing | folder (accompaniments made elsewhere) |
-    musicgen (MusicGen-melody on the vocal's chroma) | retrieval (nearest training song)."""
+    """samuel | codec_round_trip (the real accompaniment through a checkpoint's codec and
+    decoder: the ceiling of its latent space; added on its own beside every samuel row) |
+    ground_truth | random_pairing | folder (accompaniments made elsewhere) | musicgen
+    (MusicGen-melody on the vocal's chroma) | retrieval (nearest training song)."""
     name: str = ""
     """Row name in the table (default: the type, plus sampler settings for samuel)."""
     ckpt: str = ""
-    """samuel: checkpoint path (default: the --ckpt of the command)."""
+    """samuel, codec_round_trip: checkpoint path (default: the --ckpt of the command)."""
     sampler: str = checked("dpmpp", SAMPLER)
     """samuel: a sampler of samuel_pl.diffusion.SAMPLERS (dpmpp, dpmpp3m, unipc, ddim, ...)."""
     steps: int = checked(25, STEPS)
@@ -38,8 +40,8 @@ class GeneratorConfig:
     window: int = 0
     """samuel: latent frames per generation window (0: the generate command's default)."""
     vocoder: str = ""
-    """samuel: a ``task: vocoder`` checkpoint the mel codec decodes with ('': the checkpoint's
-    codec.vocoder; none: Griffin-Lim)."""
+    """samuel, codec_round_trip: a ``task: vocoder`` checkpoint the mel codec decodes with ('':
+    the checkpoint's codec.vocoder; none: Griffin-Lim)."""
     path: str = ""
     """folder: a folder with one ``<song_id>.<ext>`` accompaniment per test song;
     musicgen: a local Hugging Face MusicGen-melody folder (default ``models/musicgen-melody``)."""
@@ -84,12 +86,16 @@ class SuiteConfig:
         ],
     )
     """Rows of the table; the reference set is always the real accompaniments of the split."""
-    metrics: list[str] = field(default_factory=lambda: ["fd", "alignment", "harmony", "efficiency"])
+    metrics: list[str] = field(
+        default_factory=lambda: ["fd", "alignment", "harmony", "realism", "efficiency"]
+    )
     """fd | alignment (rhythm, chroma, key) | harmony (harmonic fit: consonance share and gain,
-    key fit) | efficiency | aesthetics."""
+    key fit) | realism (octave-band balance, level above 4 kHz, onset sharpness, sustained share
+    against the real accompaniment) | efficiency | aesthetics."""
     controls: bool = True
     """Score control rows beside the generators (shuffled pairing, the true accompaniment
-    shifted +1 and +6 semitones, the vocal as accompaniment, a static tonic triad) and validate
+    shifted +1 and +6 semitones, the vocal as accompaniment, a static tonic triad, the true
+    accompaniment low-passed at 4 kHz and through Griffin-Lim) and validate
     every per-song metric against them (Cohen's d in table.md's validate section)."""
     embedders: list[str] = field(default_factory=lambda: ["mel"])
     """Embeddings for Frechet distances: mel (weight-free, reported as FD-mel) | vggish | clap."""

@@ -21,11 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +31,7 @@ from samuel_pl.audio import write_audio
 from samuel_pl.data.chorales import Piece, corpus_paths, load_piece, piece_id, unique_pieces
 from samuel_pl.data.demo_plan import SPLIT_BY, demo_splits, piece_order, resplit_demo, set_split
 from samuel_pl.data.synth import Renderer, TimedNote, resolve_soundfont
+from samuel_pl.data.workers import default_workers, parallel_map
 from samuel_pl.errors import DataError
 from samuel_pl.files import write_json
 
@@ -235,20 +232,6 @@ def _parse_task(path: Path) -> tuple[str, str]:
     return piece_id(path), load_piece(path)[1]
 
 
-def _run(fn: Any, tasks: list, workers: int) -> Iterator:
-    if workers <= 1 or len(tasks) <= 1:
-        yield from map(fn, tasks)
-        return
-    ctx = get_context("spawn")  # safe with torch/threads in the parent
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as pool:
-        yield from pool.map(fn, tasks, chunksize=1)
-
-
-def default_workers() -> int:
-    """Processes to use: up to 2, never more than the CPUs."""
-    return max(1, min(2, os.cpu_count() or 1))
-
-
 def render_demo(
     out: str | Path,
     limit: int = 24,
@@ -318,7 +301,7 @@ def render_demo(
                     args = (splits[sid], str(out), seed, backend, soundfont, parts)
                     batch.append((str(path), sid, *args))
                 cursor += 1
-            for sid, rec, reason in _run(_render_task, batch, workers or default_workers()):
+            for sid, rec, reason in parallel_map(_render_task, batch, workers or default_workers()):
                 if rec is None:
                     skipped[sid] = reason
                     log.info("demo: skipped %s: %s", sid, reason)
@@ -366,7 +349,7 @@ def list_renderable(workers: int | None = None, progress: bool = True) -> tuple[
 
     paths = unique_pieces(corpus_paths())
     ok, bad = [], []
-    it = _run(_parse_task, paths, workers or default_workers())
+    it = parallel_map(_parse_task, paths, workers or default_workers())
     for pid, reason in tqdm(it, total=len(paths), desc="parsing", disable=not progress):
         (bad.append((pid, reason)) if reason else ok.append(pid))
     return ok, bad

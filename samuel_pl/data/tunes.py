@@ -123,11 +123,11 @@ def write_tunes(path: str | Path = TABLE, workers: int = 1) -> dict[str, str]:
     """Parse every corpus piece (one file per id, :func:`unique_pieces`) and write the table
     atomically. Returns the table."""
     from samuel_pl.data.chorales import corpus_paths, piece_id, unique_pieces
-    from samuel_pl.data.demo import _run
+    from samuel_pl.data.workers import parallel_map
     from samuel_pl.files import write_text
 
     paths = unique_pieces(corpus_paths())
-    table = {piece_id(p): sig for p, sig in zip(paths, _run(tune_of_path, paths, workers))}
+    table = {piece_id(p): sig for p, sig in zip(paths, parallel_map(tune_of_path, paths, workers))}
     body = "".join(f"{pid}\t{key}\n" for pid, key in sorted(table.items()))
     write_text(Path(path), f"# {VERSION}\n{body}")
     return table

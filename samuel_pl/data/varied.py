@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from samuel_pl.data.chorales import load_piece
-from samuel_pl.data.demo import PEAK, SAMPLE_RATE, TAIL_S, _done, _run, default_workers, write_song
+from samuel_pl.data.demo import PEAK, SAMPLE_RATE, TAIL_S, _done, write_song
 from samuel_pl.data.scores import GROUPS, group_paths, load_excerpt, score_id
 from samuel_pl.data.splits import split_groups
 from samuel_pl.data.synth import Renderer, TimedNote, default_soundfont
 from samuel_pl.data.tunes import load_tunes, tune_labels
+from samuel_pl.data.workers import default_workers, parallel_map
 from samuel_pl.errors import DataError
 from samuel_pl.files import write_json
 
@@ -296,7 +297,7 @@ def render_varied(
                 else:
                     batch.append((e, str(out), demo_set, seed, parts))
                 cursor += 1
-            for sid, rec, reason in _run(_render_task, batch, workers or default_workers()):
+            for sid, rec, reason in parallel_map(_render_task, batch, workers or default_workers()):
                 if rec is None:
                     skipped[sid] = reason
                     log.info("%s: skipped %s: %s", demo_set, sid, reason)

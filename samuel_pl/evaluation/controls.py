@@ -11,7 +11,12 @@ song_id) -> (1, N)``):
 - ``control_vocal_copy``: the vocal itself as the accompaniment (fools a unison-loving metric);
 - ``control_tonic_triad``: a static tonic triad of the vocal's key (pyin pitch-class histogram,
   Krumhansl-Schmuckler), at the true accompaniment's RMS level: the right key, no harmonic
-  motion and no rhythm.
+  motion and no rhythm;
+- ``control_lowpass``: the true accompaniment low-passed at 4 kHz (8th-order Butterworth,
+  forward-backward): the right music, dull (what a codec that keeps 4.2 kHz does to it);
+- ``control_griffin_lim``: the true accompaniment's STFT magnitude (2048 / hop 512, the mel
+  codec's) inverted by 32 Fast Griffin-Lim iterations (momentum 0.99, seeded phase): the right
+  spectrum, its phase lost (what Griffin-Lim decoding adds on its own).
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ import numpy as np
 
 from samuel_pl.baselines import GroundTruth, RandomPairing, fit_length
 
-CONTROL_VERSION = 1  # bump when a control's audio changes (generated clips are cached by it)
+CONTROL_VERSION = 2  # bump when a control's audio changes (generated clips are cached by it)
 PITCH_SHIFTS = (1, 6)
 TRIAD_ROOT_MIDI = 48  # C3: the triad's root is the tonic in the octave C3-B3
 TRIAD_HARMONICS = 6
+LOWPASS_HZ = 4000.0
+GL_N_FFT, GL_HOP, GL_ITERS = 2048, 512, 32
 
 
 class _Control:
@@ -109,7 +116,54 @@ class TonicTriad(_Control):
         )
 
 
-ROLES = ("ground_truth", "shuffled", "pitch+1", "pitch+6", "vocal_copy", "tonic_triad")
+class LowPassed(_Control):
+    """The song's real accompaniment low-passed at ``LOWPASS_HZ``."""
+
+    def __init__(self, references: dict[str, np.ndarray]) -> None:
+        super().__init__("control_lowpass")
+        self.references = references
+
+    def generate(self, vocals: np.ndarray, sample_rate: int, song_id: str) -> np.ndarray:
+        from scipy.signal import butter, sosfiltfilt
+
+        ref = fit_length(self.references[song_id], vocals.shape[-1])[0]
+        cut = min(LOWPASS_HZ, 0.45 * sample_rate)
+        sos = butter(8, cut, fs=sample_rate, output="sos")
+        return sosfiltfilt(sos, ref).astype(np.float32)[None]
+
+
+class GriffinLimOnly(_Control):
+    """The song's real accompaniment through |STFT| and Griffin-Lim: only the phase is lost."""
+
+    def __init__(self, references: dict[str, np.ndarray], seed: int = 0) -> None:
+        super().__init__("control_griffin_lim")
+        self.references, self.seed = references, seed
+
+    def generate(self, vocals: np.ndarray, sample_rate: int, song_id: str) -> np.ndarray:
+        ref = fit_length(self.references[song_id], vocals.shape[-1])[0]
+        mag = np.abs(librosa.stft(ref, n_fft=GL_N_FFT, hop_length=GL_HOP))
+        out = librosa.griffinlim(
+            mag,
+            n_iter=GL_ITERS,
+            hop_length=GL_HOP,
+            n_fft=GL_N_FFT,
+            momentum=0.99,
+            random_state=self.seed,
+            length=ref.shape[-1],
+        )
+        return fit_length(out, vocals.shape[-1])
+
+
+ROLES = (
+    "ground_truth",
+    "shuffled",
+    "pitch+1",
+    "pitch+6",
+    "vocal_copy",
+    "tonic_triad",
+    "lowpass",
+    "griffin_lim",
+)
 
 
 def build_controls(
@@ -133,5 +187,6 @@ def build_controls(
         roles[role] = own.name
     out += [PitchShifted(references, s) for s in PITCH_SHIFTS]
     out += [VocalCopy(), TonicTriad(references, key_of)]
-    roles.update(zip(ROLES[2:], [g.name for g in out[-4:]], strict=True))
+    out += [LowPassed(references), GriffinLimOnly(references, seed)]
+    roles.update(zip(ROLES[2:], [g.name for g in out[-6:]], strict=True))
     return out, roles

@@ -24,11 +24,13 @@ from tqdm import tqdm
 
 from samuel_pl.audio import read_audio, write_audio
 from samuel_pl.baselines import Generator, build_generators
+from samuel_pl.baselines.codec import round_trips_for
 from samuel_pl.baselines.retrieval import TrainSet
 from samuel_pl.config import ConfigError
 from samuel_pl.config.suite import SuiteConfig
 from samuel_pl.data.clips import load_clips
 from samuel_pl.evaluation.controls import build_controls
+from samuel_pl.evaluation.examples import write_examples
 from samuel_pl.evaluation.scores import FAMILIES, SuiteMetrics
 from samuel_pl.evaluation.table import write_result
 from samuel_pl.evaluation.validate import validation
@@ -93,6 +95,7 @@ def evaluate(
     vocals, refs = load_clips(suite)
     train = partial(TrainSet.from_data, suite.data, suite.sample_rate)  # read by retrieval only
     generators = build_generators(suite.generators, refs, ckpt, suite.seed, train)
+    generators += round_trips_for(refs, generators)  # the ceiling of each SAMUeL row's codec
     metrics = SuiteMetrics(suite, vocals)
     controls, roles = [], {}
     if suite.controls:
@@ -116,12 +119,15 @@ def evaluate(
         if row.notes:
             notes[gen.name] = row.notes
     unavailable.update(metrics.unavailable)
+    shown = {g.name: clips for g, clips, _ in scored if g not in controls}
+    examples = write_examples(out, vocals, refs, shown, suite.sample_rate) if shown else []
     result = _result(suite, ckpt, rows, unavailable, notes, len(vocals), time.time() - t0)
     result["generators"] = [g.name for g in generators]
     result["controls"] = [g.name for g in controls]
     result["roles"] = roles
     result["song_ids"] = list(vocals)
     result["per_song"] = per_song
+    result["examples"] = examples
     if roles and roles["ground_truth"] in per_song:
         result["validation"] = validation(per_song, roles)
     write_result(out, result)

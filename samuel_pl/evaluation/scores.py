@@ -27,13 +27,16 @@ from samuel_pl.metrics import (
     VocalAnalyses,
     build_embedder,
 )
+from samuel_pl.metrics.realism import LOWER_IS_BETTER as REALISM_LOWER
+from samuel_pl.metrics.realism import REALISM_KEYS, RealismMetric
 
 # Per-song metric families of a suite's ``metrics`` list and the names they are reported under.
 PER_SONG = {
     "alignment": tuple(f"align_{k}" for k in ALIGNMENT_KEYS),
     "harmony": HARMONY_KEYS,
+    "realism": REALISM_KEYS,
 }
-LOWER = frozenset(f"align_{k}" for k in LOWER_IS_BETTER)
+LOWER = frozenset({*(f"align_{k}" for k in LOWER_IS_BETTER), *REALISM_LOWER})
 FAMILIES = ("fd", "efficiency", "aesthetics", *PER_SONG)
 
 
@@ -92,6 +95,8 @@ class SuiteMetrics:
             out.append(("alignment", AlignmentMetric(sr, boot, s.seed, prefix="align_")))
         if "harmony" in s.metrics:
             out.append(("harmony", HarmonicFitMetric(sr, boot, s.seed, analyses=self.analyses)))
+        if "realism" in s.metrics:
+            out.append(("realism", RealismMetric(sr, boot, s.seed)))
         if self.aesthetics is not None and self.aesthetics.available:
             out.append(("aesthetics", AestheticsMetric(self.aesthetics, sr, boot, 0, "aes_")))
         return out

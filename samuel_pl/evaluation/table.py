@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from samuel_pl.evaluation.examples import examples_markdown
 from samuel_pl.evaluation.validate import validate_markdown
 from samuel_pl.files import write_json, write_text
 
@@ -23,6 +24,8 @@ HARMONIC_HEADLINE = (
     "key_fit",
     "silent_outputs",  # count of silent accompaniments (scored as failures in the means above)
 )
+# Realism beside FD-mel, in units a reader can interpret (samuel_pl.metrics.realism).
+REALISM_HEADLINE = ("band_error_db", "hf_level_db", "onset_sharpness", "harmonic_share")
 RHYTHM_HEADLINE = (
     "align_beat_f_measure",
     "align_onset_f_measure",
@@ -34,6 +37,7 @@ def _columns(found: set[str]) -> tuple[list[str], list[str]]:
     """(headline columns, further columns) of the metric names ``found``."""
     head = [c for c in ("params", "rtf") if c in found]
     head += sorted(c for c in found if c.startswith(("fd_", "fad_")))
+    head += [c for c in REALISM_HEADLINE if c in found]
     head += [c for c in (*HARMONIC_HEADLINE, *RHYTHM_HEADLINE) if c in found]
     head += sorted(c for c in found if c.startswith("aes_"))
     return head, sorted(found - set(head))
@@ -70,7 +74,8 @@ def table_markdown(result: dict[str, Any]) -> str:
     controls = list(result.get("controls") or [])
     gens = result.get("generators") or [g for g in metric_gens if g not in controls]
     rows = list(dict.fromkeys([*gens, *controls, *metric_gens]))
-    head, further = _columns({k.split("/", 1)[1] for k in result["metrics"]})
+    found = {k.split("/", 1)[1] for k in result["metrics"]}
+    head, further = _columns(found)
     unavailable = result["unavailable"]
     lines = [
         f"# Evaluation: {result['suite']} ({result['songs']} songs of the {result['split']} "
@@ -85,6 +90,17 @@ def table_markdown(result: dict[str, Any]) -> str:
     lines += ["- FD on the mel embedder is FD-mel (weight-free), not FAD-VGGish"]
     lines += ["- [low, high]: 95% bootstrap interval over songs"]
     lines += ["- params: parameter count; rtf: generation seconds per second of audio"]
+    if any(r.startswith("codec_round_trip") for r in rows):
+        lines += [
+            "- codec_round_trip: the real accompaniment encoded and decoded by the model's codec"
+            " and decoder: the ceiling of any model in that latent space"
+        ]
+    if any(c in found for c in REALISM_HEADLINE):
+        lines += [
+            "- band_error_db: octave-band balance vs the real accompaniment (dB, each normalised"
+            " to its own level); hf_level_db: level above 4 kHz vs real (dB); onset_sharpness:"
+            " flux of the 10% strongest onsets (dB); harmonic_share: HPSS sustained share"
+        ]
     if controls:
         lines += ["- control_*: real accompaniments altered in one known way (see validate)"]
     lines += [f"- unavailable: {k}: {v}" for k, v in unavailable.items() if k not in rows]
@@ -92,6 +108,8 @@ def table_markdown(result: dict[str, Any]) -> str:
     checks = result.get("validation") or {}
     if checks:
         lines += ["", *validate_markdown(checks, result["songs"])]
+    if result.get("examples"):
+        lines += ["", *examples_markdown(result["examples"])]
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,12 @@ metrics are negated). What a metric must do depends on what it measures:
   accompaniment has the same rhythm. A copy of the vocal has the vocal's own rhythm: no
   expectation. The mixture's beats (``align_mix_beat_f_measure``) are the vocal's own beats
   when the accompaniment has none: no expectation against the static triad either.
+- realism metrics (``samuel_pl.metrics.realism``) must see the control made to lack what they
+  measure: the band balance and the level above 4 kHz must separate the ground truth from the
+  4 kHz low-pass (the band balance from the Griffin-Lim round trip too); the onset sharpness and
+  the sustained share from the Griffin-Lim round trip (smeared attacks, lost phase coherence).
+  The harmonic controls change no band level: no expectation. ``hf_share`` is descriptive (it
+  varies more between songs than a low-pass moves it; ``hf_level_db`` is its validated form).
 
 A metric that fails its expectation is flagged; it must not headline a table.
 
@@ -33,8 +39,21 @@ HARMONIC = frozenset(
     {*HARMONY_KEYS, "align_chroma_cosine", "align_key_agreement", "align_mix_key_clarity"}
 )
 MIXTURE_RHYTHM = frozenset({"align_mix_beat_f_measure"})
+HARMONIC_CONTROLS = ("shuffled", "pitch+1", "pitch+6", "vocal_copy", "tonic_triad")
+REALISM_FAMILY = {
+    "band_error_db": "realism: band balance",
+    "hf_share": "realism: descriptive",
+    "hf_level_db": "realism: high band",
+    "hf_level_error_db": "realism: high band",
+    "onset_sharpness": "realism: texture",
+    "harmonic_share": "realism: texture",
+}
 EXPECT = {
-    "harmonic": dict.fromkeys(CONTROLS, "separate"),
+    "harmonic": dict.fromkeys(HARMONIC_CONTROLS, "separate"),
+    "realism: band balance": {"lowpass": "separate", "griffin_lim": "separate"},
+    "realism: high band": {"lowpass": "separate"},
+    "realism: descriptive": {},
+    "realism: texture": {"griffin_lim": "separate"},
     "rhythm": {
         "shuffled": "separate",
         "pitch+1": "ignore",
@@ -46,7 +65,9 @@ EXPECT = {
 
 
 def family(metric: str) -> str:
-    """harmonic | rhythm | mixture rhythm (the keys of ``EXPECT``)."""
+    """harmonic | rhythm | mixture rhythm | realism: ... (the keys of ``EXPECT``)."""
+    if metric in REALISM_FAMILY:
+        return REALISM_FAMILY[metric]
     if metric in HARMONIC:
         return "harmonic"
     return "mixture rhythm" if metric in MIXTURE_RHYTHM else "rhythm"
@@ -129,10 +150,12 @@ def validate_markdown(checks: dict[str, dict[str, Any]], n_songs: int) -> list[s
     lines += [
         f"- d > 0: the ground truth scores better; `!`: d < {SEPARATES:g} where the metric must"
         f" separate (harmonic: every control; rhythm: shuffled and tonic_triad; mixture rhythm:"
-        f" shuffled), or |d| >= {IGNORES:g} where it must not see the difference (rhythm "
-        "against a pitch shift); cells without an expectation are not flagged",
+        f" shuffled; realism: the control that lacks what it measures), or |d| >= {IGNORES:g}"
+        " where it must not see the difference (rhythm against a pitch shift); cells without an"
+        " expectation are not flagged",
         "- pitch+1 / pitch+6: the true accompaniment transposed by librosa.effects.pitch_shift;"
         " vocal_copy: the vocal as accompaniment; tonic_triad: a held tonic triad of the "
-        "vocal's key",
+        "vocal's key; lowpass: the true accompaniment low-passed at 4 kHz; griffin_lim: its "
+        "STFT magnitude inverted by 32 Griffin-Lim iterations",
     ]
     return lines

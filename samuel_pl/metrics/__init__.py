@@ -21,6 +21,8 @@ across DDP ranks) with one signature, the one the evaluation runner drives::
 
 The metrics: :class:`FrechetAudioDistance` (``fd_<embedder>`` [+ ``_inf``]),
 :class:`AlignmentMetric` (``ALIGNMENT_KEYS``), :class:`HarmonicFitMetric` (``HARMONY_KEYS``),
+:class:`RealismMetric` (``REALISM_KEYS``: band balance, level above 4 kHz, onset sharpness,
+sustained share),
 :class:`AestheticsMetric` (``AXES``), :class:`GenerationEfficiency` (``params``, ``rtf``).
 Distances are pure functions over embedding arrays (``frechet``); embedders needing weights
 (vggish, clap) load lazily.
@@ -65,6 +67,7 @@ from samuel_pl.metrics.harmony import (
     analyse_vocal,
     harmonic_fit,
 )
+from samuel_pl.metrics.realism import REALISM_KEYS, RealismMetric, realism_scores
 
 __all__ = [
     "ALIGNMENT_KEYS",
@@ -84,6 +87,8 @@ __all__ = [
     "HARMONY_KEYS",
     "HarmonicFitMetric",
     "MelStatsEmbedder",
+    "REALISM_KEYS",
+    "RealismMetric",
     "VocalAnalyses",
     "VocalAnalysis",
     "alignment_scores",
@@ -105,5 +110,6 @@ __all__ = [
     "mean_ci",
     "measure_generation",
     "per_song_fad",
+    "realism_scores",
     "true_vs_shuffled",
 ]

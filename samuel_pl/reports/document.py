@@ -1,5 +1,5 @@
-"""A report as a list of blocks, rendered to Markdown (files beside it) and to one
-self-contained HTML page (images and audio embedded as data URIs)."""
+"""A report as a list of blocks, rendered to Markdown (files beside it) and to one HTML page
+(images embedded as data URIs; audio embedded too, or linked relative to ``root``)."""
 
 from __future__ import annotations
 
@@ -99,8 +99,10 @@ def _inline(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def to_html(blocks: list[Block], title: str) -> str:
-    """One HTML document with every image and audio file embedded."""
+def to_html(blocks: list[Block], title: str, root: Path | None = None) -> str:
+    """One HTML document with every image embedded; audio embedded too (self-contained), or,
+    with ``root`` (the folder the page is written to), ``<audio>`` players that link the clips
+    relative to it (a page with many long clips stays small)."""
     body: list[str] = []
     for b in blocks:
         if isinstance(b, Heading):
@@ -121,7 +123,7 @@ def to_html(blocks: list[Block], title: str) -> str:
             body.append(f'<figure><img src="{data_uri(b.path)}" alt="{alt}"></figure>')
         elif isinstance(b, Audio):
             label = _inline(b.label)
-            src = data_uri(b.path)
+            src = data_uri(b.path) if root is None else html.escape(os.path.relpath(b.path, root))
             body.append(
                 f'<div class="audio"><span>{label}</span><audio controls src="{src}"></audio></div>'
             )

@@ -14,7 +14,8 @@ SUITE = REPO / "evaluation" / "suites" / "baselines.yaml"
 ROWS = ["retrieval", "random_pairing", "ground_truth", "musicgen-melody",
         "musicgen-melody-tiny-random"]  # fmt: skip
 # the suite's control rows (its own ground_truth and random_pairing rows serve as the others)
-CONTROLS = ["control_pitch+1", "control_pitch+6", "control_vocal_copy", "control_tonic_triad"]
+CONTROLS = ["control_pitch+1", "control_pitch+6", "control_vocal_copy", "control_tonic_triad",
+            "control_lowpass", "control_griffin_lim"]  # fmt: skip
 
 
 def test_baselines_suite_lists_every_generator_with_availability(
@@ -35,11 +36,16 @@ def test_baselines_suite_lists_every_generator_with_availability(
     result = json.loads((out / "metrics.json").read_text())
     m = result["metrics"]
     samuel = next(g for g in result["generators"] if g.startswith("samuel"))
-    assert result["generators"] == [samuel, *ROWS]
+    assert result["generators"] == [samuel, *ROWS, "codec_round_trip"]
     assert result["controls"] == CONTROLS
     assert str(missing) in result["unavailable"]["musicgen-melody"]
-    for g in (samuel, "retrieval", "random_pairing", "ground_truth", "musicgen-melody-tiny-random"):
+    for g in (samuel, "retrieval", "random_pairing", "ground_truth", "musicgen-melody-tiny-random",
+              "codec_round_trip"):  # fmt: skip
         assert np.isfinite(m[f"{g}/fd_mel"]) and np.isfinite(m[f"{g}/align_chroma_cosine"]), g
+        assert np.isfinite(m[f"{g}/band_error_db"]) and np.isfinite(m[f"{g}/harmonic_share"]), g
+    # the round trip keeps the song: closer to the real band balance than another song is
+    assert m["codec_round_trip/band_error_db"] < m["random_pairing/band_error_db"]
+    assert m["ground_truth/band_error_db"] == 0.0
     assert m[f"{samuel}/params"] > 0 and m["musicgen-melody-tiny-random/params"] > 0
     assert m["musicgen-melody-tiny-random/rtf"] > 0
 
@@ -50,7 +56,7 @@ def test_baselines_suite_lists_every_generator_with_availability(
     start = table.index(header)
     headline = table[start + 2 : table.index("", start)]  # the first table's rows
     rows = {r.split("|")[1].strip(): r for r in headline}
-    assert list(rows) == [samuel, *ROWS, *CONTROLS]
+    assert list(rows) == [samuel, *ROWS, "codec_round_trip", *CONTROLS]
     for name, row in rows.items():
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert len(cells) == len(cols), name

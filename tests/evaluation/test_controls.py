@@ -9,6 +9,8 @@ import pytest
 
 from samuel_pl.baselines import GroundTruth, RandomPairing
 from samuel_pl.evaluation.controls import (
+    GriffinLimOnly,
+    LowPassed,
     PitchShifted,
     TonicTriad,
     VocalCopy,
@@ -69,11 +71,13 @@ def test_build_controls_reuses_the_suite_rows_and_adds_missing_ones() -> None:
     controls, roles = build_controls(refs, key, 0, own)
     assert [c.name for c in controls] == [
         "control_pitch+1", "control_pitch+6", "control_vocal_copy", "control_tonic_triad",
+        "control_lowpass", "control_griffin_lim",
     ]  # fmt: skip
     assert roles == {
         "ground_truth": "truth", "shuffled": "other", "pitch+1": "control_pitch+1",
         "pitch+6": "control_pitch+6", "vocal_copy": "control_vocal_copy",
-        "tonic_triad": "control_tonic_triad",
+        "tonic_triad": "control_tonic_triad", "lowpass": "control_lowpass",
+        "griffin_lim": "control_griffin_lim",
     }  # fmt: skip
     controls, roles = build_controls(refs, key, 0, [])
     assert [c.name for c in controls[:2]] == ["ground_truth", "random_pairing"]
@@ -129,3 +133,50 @@ def test_validation_skips_undefined_scores() -> None:
     per_song["gt"] = {"key_fit": [1.0, 2.0, 3.0, float("nan")]}
     d = validation(per_song, ROLES)["key_fit"]["d"]
     assert np.isfinite(d["shuffled"]) and d["shuffled"] > 1
+
+
+def _band_rms(audio: np.ndarray, lo: float, hi: float) -> float:
+    spec = np.abs(np.fft.rfft(audio[0]))
+    freqs = np.fft.rfftfreq(audio.shape[1], 1 / SR)
+    return float(np.sqrt(np.mean(spec[(freqs >= lo) & (freqs < hi)] ** 2)))
+
+
+def test_control_lowpass_removes_the_band_above_4khz_and_keeps_the_rest() -> None:
+    t = np.arange(2 * SR) / SR
+    ref = (0.3 * np.sin(2 * np.pi * 500 * t) + 0.3 * np.sin(2 * np.pi * 8000 * t))[None]
+    out = LowPassed({"s": ref.astype(np.float32)}).generate(np.zeros_like(ref), SR, "s")
+    assert out.shape == ref.shape
+    # 8 kHz is an octave above the 8th-order cut: 48 dB down at least; 500 Hz untouched
+    assert _band_rms(out, 7900, 8100) < 10 ** (-40 / 20) * _band_rms(ref, 7900, 8100)
+    assert _band_rms(out, 450, 550) == pytest.approx(_band_rms(ref, 450, 550), rel=0.01)
+
+
+def test_control_griffin_lim_keeps_the_magnitude_but_not_the_waveform() -> None:
+    import librosa
+
+    rng = np.random.default_rng(0)
+    ref = _chord([48, 55, 64]) + 0.01 * rng.standard_normal((1, 2 * SR)).astype(np.float32)
+    out = GriffinLimOnly({"s": ref}, seed=0).generate(np.zeros_like(ref), SR, "s")
+    assert out.shape == ref.shape
+    mag = lambda x: np.abs(librosa.stft(x[0], n_fft=2048, hop_length=512))  # noqa: E731
+    convergence = np.linalg.norm(mag(out) - mag(ref)) / np.linalg.norm(mag(ref))
+    assert convergence < 0.2
+    # the phase is its own: the waveforms differ by far more than the magnitudes
+    assert np.linalg.norm(out - ref) / np.linalg.norm(ref) > 0.5
+
+
+def test_validation_realism_families_expect_the_control_that_lacks_what_they_measure() -> None:
+    roles = {**ROLES, "lowpass": "lp", "griffin_lim": "gl"}
+    per_song = {row: {} for row in roles.values()}
+    truth, worse = [0.0, 0.5, 1.0], [3.0, 3.5, 4.0]  # band error: lower is better
+    for row in roles.values():
+        per_song[row]["band_error_db"] = truth
+        per_song[row]["harmonic_share"] = [0.9, 0.95, 1.0]
+    per_song["lp"]["band_error_db"] = worse
+    checks = validation(per_song, roles)
+    band, harm = checks["band_error_db"], checks["harmonic_share"]
+    assert band["family"] == "realism: band balance" and band["d"]["lowpass"] > 1
+    assert band["fails"] == ["griffin_lim"]  # the GL row scores like the truth: flagged
+    # the sustained share expects only the Griffin-Lim row; the harmonic controls are not flagged
+    assert harm["family"] == "realism: texture" and harm["fails"] == ["griffin_lim"]
+    assert "pitch+1" not in harm["fails"] and "lowpass" not in harm["fails"]

@@ -67,6 +67,20 @@ def test_evaluate_writes_json_table_and_mlflow_run(
     assert metrics[f"{samuel}/params"] > 0 and metrics[f"{samuel}/rtf"] > 0
     table = (out / "table.md").read_text()
     assert "ground_truth" in table and "fd_mel" in table and "FD-mel" in table
+    # spectrograms (vocal / generated / real) and audio players linked relative to the folder
+    first = result["song_ids"][0]
+    example = result["examples"][0]
+    assert example["song"] == first
+    assert list(example["clips"]) == ["vocal", samuel, "ground_truth", "random_pairing",
+                                      "codec_round_trip", "real"]  # fmt: skip
+    assert (out / example["picture"]).read_bytes().startswith(b"\x89PNG")
+    assert f"![{first}]({example['picture']})" in table
+    page = (out / "examples.html").read_text()
+    players = re.findall(r'<audio controls src="([^"]+)"', page)
+    assert players[: len(example["clips"])] == list(example["clips"].values())
+    for src in players:
+        assert not src.startswith(("data:", "/")) and (out / src).stat().st_size > 1000, src
+    assert f"spectrograms and audio players: {out / 'examples.html'}" in printed
 
     from mlflow.tracking import MlflowClient
 
