@@ -150,6 +150,7 @@ CodecFactory = Callable[[CodecConfig], LatentCodec]
 
 _REGISTRY: dict[str, str | CodecFactory] = {
     "mel": "samuel_pl.codecs.mel:MelCodec.from_config",
+    "pitched": "samuel_pl.codecs.pitched:PitchedCodec.from_config",
     "stable_audio": "samuel_pl.codecs.stable_audio:StableAudioCodec.from_config",
     "vae": "samuel_pl.codecs.vae:VAECodec.from_config",
 }

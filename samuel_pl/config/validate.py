@@ -26,7 +26,7 @@ class ConfigError(SamuelError):
     """A config file or override that does not fit the schema (one-line message)."""
 
 
-CODEC_TYPES: list[str] = ["mel", "stable_audio", "vae"]
+CODEC_TYPES: list[str] = ["mel", "stable_audio", "vae", "pitched"]
 """``codec.type`` values (``samuel_pl.codecs`` registry; ``register_codec`` appends)."""
 DATA_SOURCES = ("demo", "musdb", "folder", "manifest")
 """``data.source`` values (``samuel_pl.data.sources``)."""
