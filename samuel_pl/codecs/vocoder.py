@@ -37,25 +37,30 @@ def build_vocoder(vocoder: dict[str, Any], n_mels: int, hop: int) -> VocosVocode
     )
 
 
-def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder:
-    """The vocoder of checkpoint ``path`` (eval mode) for a codec with ``latent_fields()`` equal
-    to ``codec_fields``; SamuelError naming the file and the first field that differs."""
+def load_vocoder(
+    path: str | Path, codec_fields: dict[str, Any], codec_type: str = "mel"
+) -> VocosVocoder:
+    """The vocoder of checkpoint ``path`` (eval mode) for a codec of type ``codec_type`` with
+    ``latent_fields()`` equal to ``codec_fields``; SamuelError naming the file and the first
+    field that differs."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise SamuelError(f"codec.vocoder: checkpoint {p} not found (train one with {TRAIN_CMD})")
     ckpt = load_checkpoint(p, "vocoder")
     config = ckpt["hyper_parameters"]["config"]
-    from samuel_pl.codecs.mel import MelCodec  # the codec it was trained on
+    from samuel_pl.codecs.base import build_codec  # the codec it was trained on (mel, pitched)
 
     saved = {k: v for k, v in config.get("codec", {}).items() if k in CODEC_KEYS}
-    trained = MelCodec.from_config(CodecConfig(**saved)).latent_fields()
+    codec = build_codec(CodecConfig(**saved))
+    trained = {"type": codec.type_name, **codec.latent_fields()}
+    codec_fields = {"type": codec_type, **codec_fields}
     for key in sorted(set(trained) | set(codec_fields)):
         if trained.get(key) != codec_fields.get(key):
             raise SamuelError(
                 f"{p}: the vocoder was trained on codec {key}={trained.get(key)!r}, this codec has "
                 f"{key}={codec_fields.get(key)!r}; train one on this codec with {TRAIN_CMD}"
             )
-    net = build_vocoder(config.get("vocoder", {}), trained["n_mels"], trained["hop_length"])
+    net = build_vocoder(config.get("vocoder", {}), codec.latent_channels, codec.hop_length)
     state = {k[len(PREFIX) :]: t for k, t in ckpt["state_dict"].items() if k.startswith(PREFIX)}
     try:
         net.load_state_dict(state, strict=True)

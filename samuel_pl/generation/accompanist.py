@@ -25,7 +25,6 @@ from samuel_pl.audio import (
     write_audio,
 )
 from samuel_pl.codecs import build_codec
-from samuel_pl.codecs.mel import MelCodec
 from samuel_pl.diffusion import CFGDenoiser, sampler_timesteps
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
@@ -125,7 +124,7 @@ class Accompanist:
         self.module = module.to(self.device).eval()
         self.cfg = module.cfg
         self.codec = build_codec(self.cfg.codec)
-        if vocoder is not None and isinstance(self.codec, MelCodec):
+        if vocoder is not None and hasattr(self.codec, "with_vocoder"):  # mel, pitched
             self.codec.with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
         elif vocoder is not None and str(vocoder) not in ("", "none"):
             raise SamuelError(f"a vocoder decodes the mel codec, not {self.cfg.codec.type}")
