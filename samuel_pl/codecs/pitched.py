@@ -191,8 +191,8 @@ class PitchedCodec(LatentCodec):
         if path:
             from samuel_pl.codecs.vocoder import load_vocoder
 
-            self.vocoder = load_vocoder(path, self.latent_fields(), "pitched")
-            self.vocoder = self.vocoder.to(self.window0.device)
+            net = load_vocoder(path, self.latent_fields(), "pitched")
+            self.vocoder = net.to(self._buf("window", 0).device)
         else:
             self.vocoder = None
         return self

@@ -124,8 +124,9 @@ class Accompanist:
         self.module = module.to(self.device).eval()
         self.cfg = module.cfg
         self.codec = build_codec(self.cfg.codec)
-        if vocoder is not None and hasattr(self.codec, "with_vocoder"):  # mel, pitched
-            self.codec.with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
+        with_vocoder = getattr(self.codec, "with_vocoder", None)  # mel, pitched
+        if vocoder is not None and callable(with_vocoder):
+            with_vocoder(None if str(vocoder) in ("", "none") else vocoder)
         elif vocoder is not None and str(vocoder) not in ("", "none"):
             raise SamuelError(f"a vocoder decodes the mel codec, not {self.cfg.codec.type}")
         self.codec = self.codec.to(self.device).eval()

@@ -197,6 +197,9 @@ def test_vocoder_errors_name_the_file_and_the_problem(voc_ckpt: Path, tmp_path: 
         SamuelError, match=r"last\.ckpt: the vocoder was trained on codec n_mels=16"
     ):
         build_codec(CodecConfig(**other, vocoder=str(voc_ckpt)))
+    pitched = CodecConfig(type="pitched", n_mels=76, f_min=55.0, vocoder=str(voc_ckpt))
+    with pytest.raises(SamuelError, match=r"last\.ckpt: the vocoder was trained on codec f_min"):
+        build_codec(pitched)  # a mel codec's vocoder on the pitched codec
     fake = tmp_path / "diffusion.ckpt"
     torch.save({"hyper_parameters": {"config": {"task": "diffusion"}}, "state_dict": {}}, fake)
     with pytest.raises(SamuelError, match=r"diffusion\.ckpt: this is a SAMUeL .*`task: vocoder`"):
