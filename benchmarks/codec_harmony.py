@@ -9,6 +9,14 @@ Writes ``results/codec_harmony.{json,md}``.
     python benchmarks/codec_harmony.py --gl-iters 8 16 32 48   # the log codec's Griffin-Lim:
         # decode seconds, MR-STFT distance to the real audio and harmony per iteration count
         # -> results/codec_harmony_gl.{json,md}
+    python benchmarks/codec_harmony.py --only log,64 pitched --decode-iters 48 --name codec_fullband
+        # the log codec against the full-band pitched codec (codec.type=pitched), both with
+        # Griffin-Lim 48 -> results/codec_fullband.{json,md}
+
+Realism columns: ``band_err_db`` (mean absolute dB difference of the octave-band spectrum,
+31 Hz-Nyquist, each normalised to its own total level, against the real accompaniment) and
+``hf_db`` (the share of energy above 4 kHz relative to the real one's, in dB: 0 is the real
+level, -10 means ten times too little).
 """
 
 from __future__ import annotations
@@ -40,7 +48,78 @@ CODECS: dict[str, dict[str, Any]] = {
         "f_min": 65.4,
         "n_fft": 4096,
     },
+    "pitched, 76 semitones 55 Hz-4.2 kHz (windows 16384-2048) + 8 bands to 11 kHz": {
+        "type": "pitched",
+        "n_mels": 76,
+        "f_min": 55.0,
+    },
+    "ablation pitched: longest window 8192": {
+        "type": "pitched",
+        "n_mels": 76,
+        "f_min": 55.0,
+        "max_doublings": 2,
+    },
+    "ablation pitched: no bands above 4.2 kHz": {
+        "type": "pitched",
+        "n_mels": 76,
+        "f_min": 55.0,
+        "f_max": 4300.0,
+    },
+    "ablation pitched: semitones from 110 Hz": {
+        "type": "pitched",
+        "n_mels": 64,
+        "f_min": 110.0,
+    },
+    "ablation pitched: one window (2048) for every channel": {
+        "type": "pitched",
+        "n_mels": 76,
+        "f_min": 55.0,
+        "max_doublings": 0,
+    },
+    "ablation pitched: Griffin-Lim 96 iterations": {
+        "type": "pitched",
+        "n_mels": 76,
+        "f_min": 55.0,
+        "griffin_lim_iters": 96,
+    },
 }
+OCTAVE_EDGES_HZ = [31.25 * 2.0**k for k in range(9)] + [SR / 2]  # 31 Hz ... 8 kHz, Nyquist
+
+
+def band_levels(audio: Any) -> tuple[Any, float]:
+    """Octave-band levels (dB, normalised to the total) and the share of energy above 4 kHz of
+    mono audio (N,) at SR (mean power spectrum of 2048-point Hann frames)."""
+    import numpy as np
+
+    frames = np.lib.stride_tricks.sliding_window_view(audio, 2048)[::512]  # (T, 2048)
+    power = (np.abs(np.fft.rfft(frames * np.hanning(2048), axis=-1)) ** 2).mean(0)  # (1025,)
+    hz = np.fft.rfftfreq(2048, 1.0 / SR)
+    total = power.sum() + 1e-20
+    edges = OCTAVE_EDGES_HZ
+    bands = [power[(hz >= lo) & (hz < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])]
+    return 10 * np.log10(np.asarray(bands) / total + 1e-12), float(power[hz >= 4000].sum() / total)
+
+
+def realism(est: Any, ref: Any) -> dict[str, float]:
+    """``band_err_db`` and ``hf_db`` of ``est`` against ``ref`` (module doc)."""
+    import numpy as np
+
+    (be, he), (br, hr) = band_levels(est), band_levels(ref)
+    return {
+        "band_err_db": float(np.abs(be - br).mean()),
+        "hf_db": float(10 * np.log10((he + 1e-12) / (hr + 1e-12))),
+    }
+
+
+def make_codec(kw: dict[str, Any]) -> Any:
+    """A weight-free codec from a CODECS entry (``type`` pitched or mel, the default)."""
+    if kw.get("type") == "pitched":
+        from samuel_pl.codecs.pitched import PitchedCodec
+
+        return PitchedCodec(**{k: v for k, v in kw.items() if k != "type"})
+    from samuel_pl.codecs.mel import MelCodec
+
+    return MelCodec(**kw)
 
 
 def score_decoders(
@@ -81,10 +160,12 @@ def score_decoders(
             n = min(len(y), len(a))
             est, ref = torch.from_numpy(y[:n])[None, None], torch.from_numpy(a[:n])[None, None]
             extra = {"mrstft": float(distance(est, ref)[0]), "si_sdr": float(si_sdr(est, ref))}
+            extra.update(realism(y[:n], a[:n]))
             scores[name].append({**harmonic_fit(v, y, SR, va), **extra})
         print(f"{song}: done", file=sys.stderr)
     rows = []
-    keys = ("consonance_share", "consonance_gain", "consonance_share_no_unison", "mrstft", "si_sdr")
+    keys = ("consonance_share", "consonance_gain", "consonance_share_no_unison", "mrstft", "si_sdr",
+            "band_err_db", "hf_db")  # fmt: skip
     for name, per_song in scores.items():
         row: dict[str, Any] = {"audio": name}
         for key in keys:
@@ -113,18 +194,23 @@ def main() -> None:
     p.add_argument(
         "--gl-iters", type=int, nargs="+", help="study the log codec's Griffin-Lim iterations"
     )
+    p.add_argument("--only", nargs="+", help="codecs whose name starts with one of these")
+    p.add_argument("--decode-iters", type=int, help="Griffin-Lim iterations of every codec")
+    p.add_argument("--name", default="", help="results file name (default codec_harmony)")
     args = p.parse_args()
-
-    from samuel_pl.codecs.mel import MelCodec
 
     if args.gl_iters:
         codecs = {f"log codec, Griffin-Lim {n} iterations": log_codec(griffin_lim_iters=n)
                   for n in args.gl_iters}  # fmt: skip
     else:
-        codecs = {name: MelCodec(**kw) for name, kw in CODECS.items()}
+        iters = {"griffin_lim_iters": args.decode_iters} if args.decode_iters else {}
+        codecs = {name: make_codec({**iters, **kw}) for name, kw in CODECS.items()
+                  if not args.only or any(name.startswith(o) for o in args.only)}  # fmt: skip
     rows = score_decoders(codecs, args.root, args.demo_songs, args.songs, args.seconds)
     meta = {"songs": args.songs, "clip_seconds": args.seconds, "render": args.demo_songs}
-    print(write_results("codec_harmony_gl" if args.gl_iters else "codec_harmony", rows, meta))
+    meta["griffin_lim_iters"] = args.decode_iters or "codec default (32)"
+    name = args.name or ("codec_harmony_gl" if args.gl_iters else "codec_harmony")
+    print(write_results(name, rows, meta))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The mel codec's decoders on real audio: the trained vocoder (``task: vocoder``) against
 Griffin-Lim at several iteration counts, on the demo recipes' log-frequency codec; the vocoder
-alone and refined by Griffin-Lim from its phase (``codec.vocoder_refine``, MelCodec.refine).
+alone and refined by Griffin-Lim from its phase (``codec.vocoder_refine``, MelCodec.refine), the
+refinement's in-band target either the vocoder's own magnitude projected onto the frames' bands
+("project", the default) or the frames' minimum-norm inversion ("nnls", the old target).
 
 Each real test accompaniment (``--songs`` of the 160-song render, ``--seconds`` clips) is encoded
 and decoded; reported per decoder: decode real-time factor (``--threads`` torch threads), the
@@ -8,17 +10,21 @@ multi-resolution STFT distance and SI-SDR (dB) to the real audio, and the conson
 with the song's vocal (benchmarks/codec_harmony.py's scoring). Writes ``results/vocoder.{json,md}``.
 
     python benchmarks/vocoder.py [--ckpt auto|CKPT] [--gl-iters 8 16 32 48] [--refine 0 8 16]
-        [--threads 2]
+        [--modes project nnls] [--threads 2]
 
 ``--ckpt auto`` takes the newest ``runs/vocoder-demo-*/checkpoints/last.ckpt``; without one the
 table says what to train (``python -m samuel_pl.fit --config experiments/vocoder/demo.yaml``).
+``--codec pitched``: the full-band pitched codec's vocoder (``runs/vocoder-fullband-*``,
+experiments/vocoder/fullband.yaml) -> ``results/vocoder_fullband.{json,md}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -28,11 +34,12 @@ from codec_harmony import log_codec, score_decoders  # noqa: E402
 from common import REPO_ROOT, write_results  # noqa: E402
 
 TRAIN = "python -m samuel_pl.fit --config experiments/vocoder/demo.yaml"
+TRAIN_FB = "python -m samuel_pl.fit --config experiments/vocoder/fullband.yaml"
 
 
-def newest_vocoder() -> Path | None:
-    """The newest demo vocoder checkpoint under runs/, or None."""
-    found = sorted(REPO_ROOT.glob("runs/vocoder-demo-*/checkpoints/last.ckpt"))
+def newest_vocoder(run: str = "vocoder-demo") -> Path | None:
+    """The newest ``run`` vocoder checkpoint under runs/, or None."""
+    found = sorted(REPO_ROOT.glob(f"runs/{run}-*/checkpoints/last.ckpt"))
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
@@ -42,6 +49,10 @@ def main() -> int:
     p.add_argument("--gl-iters", type=int, nargs="+", default=[8, 16, 32, 48])
     p.add_argument("--refine", type=int, nargs="+", default=[0, 8, 16],
                    help="codec.vocoder_refine values (Griffin-Lim from its output)")  # fmt: skip
+    p.add_argument("--codec", default="log", choices=["log", "pitched"],
+                   help="log: the demo codec; pitched: vocoder/fullband.yaml's")  # fmt: skip
+    p.add_argument("--modes", nargs="+", default=["project", "nnls"], choices=["project", "nnls"],
+                   help="refinement targets (MelCodec.refine mode)")  # fmt: skip
     p.add_argument("--songs", type=int, default=8, help="test songs scored")
     p.add_argument("--seconds", type=float, default=25.0, help="clip length")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -50,29 +61,39 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    ckpt = newest_vocoder() if args.ckpt == "auto" else Path(args.ckpt)
+    run, train = ("vocoder-demo", TRAIN) if args.codec == "log" else ("vocoder-fullband", TRAIN_FB)
+    ckpt = newest_vocoder(run) if args.ckpt == "auto" else Path(args.ckpt)
     if ckpt is None:
-        print(
-            f"no vocoder checkpoint under runs/vocoder-demo-*: train one with `{TRAIN}`; no output"
-        )
+        print(f"no vocoder checkpoint under runs/{run}-*: train one with `{train}`; no output")
         return 0
-    codecs = {
-        f"vocoder + {n} Griffin-Lim refinement iterations" if n else "vocoder alone": log_codec(
-            vocoder_refine=n
-        ).with_vocoder(ckpt)
-        for n in args.refine
-    }
-    codecs.update({f"Griffin-Lim {n} iterations": log_codec(griffin_lim_iters=n)
+    if args.codec == "pitched":
+        from samuel_pl.codecs.pitched import PitchedCodec
+
+        def make(**kw: Any) -> Any:
+            return PitchedCodec(n_mels=76, f_min=55.0, **kw)
+    else:
+        make = log_codec
+    codecs: dict[str, Any] = {}
+    for n in args.refine:
+        for mode in args.modes if n and args.codec == "log" else ["project"]:
+            codec = make(vocoder_refine=n).with_vocoder(ckpt)
+            if args.codec == "log":  # the pitched codec's refinement always projects
+                codec.refine = functools.partial(type(codec).refine, codec, mode=mode)
+            name = f"vocoder + {n} Griffin-Lim refinement iterations ({mode})"
+            codecs[name if n else "vocoder alone"] = codec
+    codecs.update({f"Griffin-Lim {n} iterations": make(griffin_lim_iters=n)
                    for n in args.gl_iters})  # fmt: skip
     rows = score_decoders(codecs, args.root, 160, args.songs, args.seconds)
     meta = {
         "vocoder": str(ckpt),
-        "codec": "log, 64 semitone bins 110 Hz-4.2 kHz, hop 512 at 22050 Hz",
+        "codec": "log, 64 semitone bins 110 Hz-4.2 kHz, hop 512 at 22050 Hz"
+        if args.codec == "log"
+        else "pitched, 76 semitones from 55 Hz + 8 bands to Nyquist, hop 512 at 22050 Hz",
         "songs": args.songs,
         "clip_seconds": args.seconds,
         "threads": args.threads,
     }
-    print(write_results("vocoder", rows, meta))
+    print(write_results("vocoder" if args.codec == "log" else "vocoder_fullband", rows, meta))
     return 0
 
 

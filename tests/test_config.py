@@ -124,7 +124,7 @@ DEBUG = REPO / "experiments" / "debug.yaml"
 BAD_VALUES = [
     ("sampling.sampler", "dpmp", "ancestral | ddim | dpmpp"),
     ("sampling.spacing", "logsnr", "uniform | log_snr | karras"),
-    ("codec.type", "mell", "mel | stable_audio | vae"),
+    ("codec.type", "mell", "mel | pitched | stable_audio | vae"),
     ("model.mix_schedule", "foo", "alpha_bar"),
     ("diffusion.loss_weight", "bar", "min_snr"),
     ("trainer.max_steps", "-5", "-1 or a finite number >= 1"),

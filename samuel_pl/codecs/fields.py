@@ -16,10 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.errors import SamuelError
 
 MEL_CODEC_VERSION = 1  # bump when the mel encoder's maths changes (invalidates caches)
+PITCHED_CODEC_VERSION = 1  # the same for the pitched codec (samuel_pl/codecs/pitched.py)
+UPPER_BANDS_PER_OCTAVE = 6  # pitched codec, above the semitones: ~1 ERB at 5 kHz
+SEMITONE = 2.0 ** (1.0 / 12.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +111,50 @@ def vae_fields(cfg: CodecConfig) -> LatentFields:
     return LatentFields(cfg.type, arch.latent_dim, rate, arch.hop_length, arch.audio_channels)
 
 
+def band_centres(f_min: float, semitones: int, f_max: float) -> np.ndarray:
+    """The pitched codec's channel centres (M,) in Hz: ``semitones`` from ``f_min``, then
+    1/6-octave steps below ``f_max``."""
+    low = f_min * SEMITONE ** np.arange(semitones)
+    top = low[-1]
+    n_up = int(math.floor(UPPER_BANDS_PER_OCTAVE * math.log2(f_max / top) - 1e-9))
+    up = top * 2.0 ** (np.arange(1, max(n_up, 0) + 1) / UPPER_BANDS_PER_OCTAVE)
+    return np.concatenate([low, up])
+
+
+def pitched_identity(cfg: CodecConfig) -> dict[str, Any]:
+    """The values that change the pitched codec's latents (its ``latent_fields()``), pure."""
+    nyq = cfg.sample_rate / 2.0
+    return {
+        "version": PITCHED_CODEC_VERSION,
+        "sample_rate": int(cfg.sample_rate),
+        "n_mels": int(cfg.n_mels),
+        "n_fft": int(cfg.n_fft),
+        "hop_length": int(cfg.hop_length),
+        "f_min": float(cfg.f_min),
+        "f_max": float(cfg.f_max) if cfg.f_max and cfg.f_max > 0 else nyq,
+    }
+
+
+def pitched_fields(cfg: CodecConfig) -> LatentFields:
+    """Semitone channels plus the wider bands above them up to ``f_max`` (pure)."""
+    f_max = pitched_identity(cfg)["f_max"]
+    channels = len(band_centres(float(cfg.f_min), int(cfg.n_mels), f_max))
+    return LatentFields(cfg.type, channels, int(cfg.sample_rate), int(cfg.hop_length), 1)
+
+
+def codec_identity(cfg: CodecConfig) -> dict[str, Any]:
+    """What a vocoder must match of the codec ``cfg`` (mel or pitched); SamuelError otherwise."""
+    if cfg.type == "mel":
+        return mel_identity(cfg)
+    if cfg.type == "pitched":
+        return pitched_identity(cfg)
+    raise SamuelError(f"a vocoder decodes the mel or pitched codec, not {cfg.type}")
+
+
 FieldsReader = Callable[[CodecConfig], LatentFields]
 READERS: dict[str, FieldsReader] = {
     "mel": mel_fields,
+    "pitched": pitched_fields,
     "stable_audio": stable_audio_fields,
     "vae": vae_fields,
 }

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from samuel_pl.codecs.band_match import match_bands
 from samuel_pl.codecs.base import LatentCodec
 from samuel_pl.codecs.fields import mel_f_max, mel_identity
 from samuel_pl.config.schema import CodecConfig
@@ -317,15 +318,25 @@ class MelCodec(LatentCodec):
             c_prev = c
         return self.istft(magnitude * torch.sgn(t), length)  # (B, length)
 
-    def refine(self, latent: Tensor, audio: Tensor, n_iter: int) -> Tensor:
+    def refine(self, latent: Tensor, audio: Tensor, n_iter: int, mode: str = "project") -> Tensor:
         """Griffin-Lim from a vocoder's rendition: latent (B, M, T), audio (B, (T - 1) * hop)
-        -> audio (B, (T - 1) * hop). The target magnitude is the frames' inversion on the band
-        the filters cover and the rendition's own magnitude elsewhere; the rendition's phase is
-        the start. So the harmony band is the codec's exactly, and the rest is the vocoder's."""
+        -> audio (B, (T - 1) * hop), starting from the rendition's phase. On the band the
+        filters cover the target magnitude is, by ``mode``: "project" (default) the rendition's
+        own magnitude projected onto the set whose filter outputs equal the frames
+        (:func:`~samuel_pl.codecs.band_match.match_bands`: one gain per band, so the vocoder's
+        partials stay where it drew them); "nnls" the frames' minimum-norm inversion
+        (:meth:`mel_to_magnitude`, the vocoder's detail in the band discarded). Elsewhere it is
+        the rendition's own magnitude."""
+        if mode not in ("project", "nnls"):
+            raise ValueError(f"refine mode must be project or nnls, got {mode!r}")
         spec = self.stft(audio)  # (B, F, T)
         lo, hi = self.band
         mag = spec.abs()
-        mag[:, lo:hi] = self.mel_to_magnitude(latent)[:, lo:hi]
+        if mode == "nnls":
+            mag[:, lo:hi] = self.mel_to_magnitude(latent)[:, lo:hi]
+        else:
+            target = torch.exp(latent.float())  # (B, M, T)
+            mag[:, lo:hi] = match_bands(mag[:, lo:hi], self.mel_basis[:, lo:hi], target)
         return self.griffin_lim(mag, n_iter, phase=torch.sgn(spec))
 
     @torch.no_grad()

@@ -20,6 +20,12 @@ def _mel(cfg: CodecConfig) -> LatentCodec:
     return MelCodec.from_config(cfg)
 
 
+def _pitched(cfg: CodecConfig) -> LatentCodec:
+    from samuel_pl.codecs.pitched import PitchedCodec
+
+    return PitchedCodec.from_config(cfg)
+
+
 def _stable_audio(cfg: CodecConfig) -> LatentCodec:
     from samuel_pl.codecs.stable_audio import StableAudioCodec
 
@@ -34,6 +40,7 @@ def _vae(cfg: CodecConfig) -> LatentCodec:
 
 _REGISTRY: dict[str, CodecFactory] = {
     "mel": _mel,
+    "pitched": _pitched,
     "stable_audio": _stable_audio,
     "vae": _vae,
 }

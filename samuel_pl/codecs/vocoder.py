@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from samuel_pl.codecs.fields import mel_identity
+from samuel_pl.codecs.fields import READERS, codec_identity
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.config.vocoder import VocoderConfig
 from samuel_pl.errors import SamuelError
@@ -20,6 +20,7 @@ from samuel_pl.nn.vocos import VocosVocoder
 from samuel_pl.safeload import load_checkpoint
 
 PREFIX = "vocoder."
+VOCODER_CODECS = ("mel", "pitched")  # codec types a vocoder can decode
 CODEC_KEYS = {f.name for f in dataclasses.fields(CodecConfig)} - {"vocoder"}  # no recursion
 TRAIN_CMD = "`python -m samuel_pl.fit --config experiments/vocoder/demo.yaml`"
 
@@ -38,23 +39,29 @@ def build_vocoder(vocoder: dict[str, Any], n_mels: int, hop: int) -> VocosVocode
     )
 
 
-def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder:
-    """The vocoder of checkpoint ``path`` (eval mode) for a codec with ``latent_fields()`` equal
-    to ``codec_fields``; SamuelError naming the file and the first field that differs."""
+def load_vocoder(
+    path: str | Path, codec_fields: dict[str, Any], codec_type: str = "mel"
+) -> VocosVocoder:
+    """The vocoder of checkpoint ``path`` (eval mode) for a codec of type ``codec_type`` with
+    ``latent_fields()`` equal to ``codec_fields``; SamuelError naming the file and the first
+    field that differs."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise SamuelError(f"codec.vocoder: checkpoint {p} not found (train one with {TRAIN_CMD})")
     ckpt = load_checkpoint(p, "vocoder")
     config = ckpt["hyper_parameters"]["config"]
     saved = {k: v for k, v in config.get("codec", {}).items() if k in CODEC_KEYS}
-    trained = mel_identity(CodecConfig(**saved))  # the codec it was trained on
+    trained_cfg = CodecConfig(**saved)  # the codec it was trained on (mel or pitched)
+    trained = {"type": trained_cfg.type, **codec_identity(trained_cfg)}
+    codec_fields = {"type": codec_type, **codec_fields}
     for key in sorted(set(trained) | set(codec_fields)):
         if trained.get(key) != codec_fields.get(key):
             raise SamuelError(
                 f"{p}: the vocoder was trained on codec {key}={trained.get(key)!r}, this codec has "
                 f"{key}={codec_fields.get(key)!r}; train one on this codec with {TRAIN_CMD}"
             )
-    net = build_vocoder(config.get("vocoder", {}), trained["n_mels"], trained["hop_length"])
+    fields = READERS[trained_cfg.type](trained_cfg)  # codec_identity refused other types
+    net = build_vocoder(config.get("vocoder", {}), fields.channels, fields.hop_length)
     state = {k[len(PREFIX) :]: t for k, t in ckpt["state_dict"].items() if k.startswith(PREFIX)}
     try:
         net.load_state_dict(state, strict=True)
@@ -67,10 +74,10 @@ def load_vocoder(path: str | Path, codec_fields: dict[str, Any]) -> VocosVocoder
 def resolve_vocoder(cfg: CodecConfig, vocoder: str | Path | None) -> CodecConfig:
     """``cfg`` with the ``--vocoder`` override applied before anything is loaded: None keeps
     ``cfg.vocoder``; "" or "none" decodes with Griffin-Lim; a path replaces the saved one.
-    A vocoder for a codec other than mel is a SamuelError."""
+    A vocoder for a codec other than mel or pitched is a SamuelError."""
     if vocoder is None:
         return cfg
     path = "" if str(vocoder) in ("", "none") else str(vocoder)
-    if path and cfg.type != "mel":
-        raise SamuelError(f"a vocoder decodes the mel codec, not {cfg.type}")
+    if path and cfg.type not in VOCODER_CODECS:
+        raise SamuelError(f"a vocoder decodes the mel or pitched codec, not {cfg.type}")
     return dataclasses.replace(cfg, vocoder=path)

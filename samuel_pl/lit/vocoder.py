@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from samuel_pl.codecs.mel import MelCodec
-from samuel_pl.codecs.vocoder import build_vocoder
+from samuel_pl.codecs import build_codec
+from samuel_pl.codecs.vocoder import VOCODER_CODECS, build_vocoder
 from samuel_pl.config import ConfigError, FitConfig, load_config, to_dict
 from samuel_pl.lit.audio_gan import LitAudioGAN
 from samuel_pl.lit.samuel import config_from_hparams
@@ -26,8 +26,11 @@ def check_vocoder_config(cfg: FitConfig) -> None:
     """Raise ConfigError for a config whose vocoder cannot train."""
     c, d = cfg.codec, cfg.data
     problems = []
-    if c.type != "mel":
-        problems.append(f"codec.type={c.type!r}: a vocoder decodes the mel codec (codec.type=mel)")
+    if c.type not in VOCODER_CODECS:
+        problems.append(
+            f"codec.type={c.type!r}: a vocoder decodes the weight-free codecs (codec.type="
+            f"{' | '.join(VOCODER_CODECS)})"
+        )
     if d.sample_rate != c.sample_rate:
         problems.append(
             f"data.sample_rate={d.sample_rate} must equal codec.sample_rate={c.sample_rate}"
@@ -58,7 +61,7 @@ class LitVocoder(LitAudioGAN):
         check_vocoder_config(cfg)
         super().__init__(cfg, audio_channels=1)
         self.save_hyperparameters({"config": config})
-        self.codec = MelCodec.from_config(cfg.codec)
+        self.codec = build_codec(cfg.codec)
         sizes = dataclasses.asdict(cfg.vocoder)
         self.vocoder = build_vocoder(sizes, self.codec.latent_channels, self.codec.hop_length)
         self.generator = self.vocoder

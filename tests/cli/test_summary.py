@@ -46,8 +46,11 @@ def test_summary_prints_the_table_of_every_config(
         assert total > 0 and sum(rows) == total, heading
     doc = yaml.safe_load(config.read_text())
     if doc.get("task", "diffusion") == "diffusion" and "params" not in doc:
-        n_mels = doc.get("codec", {}).get("n_mels", CodecConfig().n_mels)
-        assert f"in_channels={n_mels} " in tables[0][0]  # followed the codec
+        codec = doc.get("codec", {})
+        channels = codec.get("n_mels", CodecConfig().n_mels)
+        if codec.get("type") == "pitched":  # 76 semitones from 55 Hz + 8 bands up to 11 kHz
+            channels += 8
+        assert f"in_channels={channels} " in tables[0][0]  # followed the codec
 
 
 def test_summary_without_config_is_the_paper_unet(capsys: pytest.CaptureFixture[str]) -> None:

@@ -242,7 +242,7 @@ def test_vae_checkpoint_is_the_codec_of_a_debug_diffusion_fit_and_generation(
     assert sr == SR and np.isfinite(audio).all() and np.abs(audio).max() > 0
     acc = Accompanist.from_checkpoint(summary["checkpoint"], vocoder="none")  # nothing to undo
     assert acc.codec.codec_id == codec.codec_id
-    with pytest.raises(SamuelError, match="a vocoder decodes the mel codec, not vae"):
+    with pytest.raises(SamuelError, match="a vocoder decodes the mel or pitched codec, not vae"):
         Accompanist.from_checkpoint(summary["checkpoint"], vocoder=str(vae_ckpt))
     vocals = np.asarray(sf.read(songs / "song0" / "vocals.wav")[0], dtype=np.float32)[None]
     out = acc.generate(vocals[:, : SR // 2], SR, steps=2, cfg=1.5, seed=0)

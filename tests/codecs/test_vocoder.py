@@ -137,6 +137,20 @@ def test_mel_codec_decodes_with_the_vocoder_checkpoint(voc_ckpt: Path) -> None:
     assert plain.codec_id == codec.codec_id  # same latents: caches are shared
 
 
+def _latent_error(codec: MelCodec, audio: torch.Tensor, z: torch.Tensor) -> float:
+    """Mean |encode(audio) - z| (log units) of (B, N) audio against frames z (B, M, T)."""
+    return float((codec.encode(audio[:, None], SR) - z).abs().mean())
+
+
+def _gain_roughness(codec: MelCodec, audio: torch.Tensor, ref: torch.Tensor) -> float:
+    """Mean |second difference across frequency| of log(|audio| / |ref|) on the filters' band,
+    (B, N) audio each: small when audio is ref times a smooth (per-band) gain, i.e. when it
+    keeps ref's partials where ref drew them."""
+    lo, hi = codec.band
+    a, r = (codec.stft(y).abs()[:, lo:hi].clamp_min(1e-6).log() for y in (audio, ref))
+    return float((a - r).diff(n=2, dim=1).abs().mean())
+
+
 def _band_log_error(codec: MelCodec, audio: torch.Tensor, target: torch.Tensor) -> float:
     """Mean |log magnitude - log target| on the filters' band, (B, N) audio vs (B, F, T)."""
     lo, hi = codec.band
@@ -161,12 +175,19 @@ def test_refinement_imposes_the_codec_band_and_keeps_the_rest_with_a_random_voco
     raw = codec.vocoder(z)[:, 0]  # (1, N)
     refined = codec.decode(z)[:, 0]
     assert refined.shape == raw.shape
-    target = codec.mel_to_magnitude(z)
-    assert _band_log_error(codec, refined, target) < 0.8 * _band_log_error(codec, raw, target)
+    # the refined rendition's filter outputs are closer to the frames than the raw one's
+    assert _latent_error(codec, refined, z) < 0.8 * _latent_error(codec, raw, z)
+    # projection (default) vs the minimum-norm inversion (mode="nnls"): both pull the frames
+    # in (on this random vocoder the projection less tightly after 6 iterations: 0.21 vs 0.15
+    # log units), but only the projection keeps the vocoder's own in-band spectrum
+    nnls = codec.refine(z, raw, 6, mode="nnls")
+    assert _latent_error(codec, nnls, z) < 0.8 * _latent_error(codec, raw, z)
+    keep, lose = _gain_roughness(codec, refined, raw), _gain_roughness(codec, nnls, raw)
+    assert keep < 0.5 * lose, (keep, lose)
     gl = codec.decode(z, n_iter=6)[:, 0]
     cases = (("raw", raw), ("refined", refined), ("gl", gl))
     above = {name: float(codec.stft(y).abs()[:, hi:].norm()) for name, y in cases}
-    assert 0.7 < above["refined"] / above["raw"] < 1.4, above  # the vocoder's high band stays
+    assert 0.7 < above["refined"] / above["raw"] < 1.6, above  # the vocoder's high band stays
     assert above["gl"] < 0.3 * above["refined"], above  # Griffin-Lim alone has next to nothing
     torch.testing.assert_close(refined, codec.refine(z, raw, 6))
     codec.vocoder_refine = 0
@@ -211,6 +232,9 @@ def test_vocoder_errors_name_the_file_and_the_problem(voc_ckpt: Path, tmp_path: 
         SamuelError, match=r"last\.ckpt: the vocoder was trained on codec n_mels=16"
     ):
         build_codec(CodecConfig(**other, vocoder=str(voc_ckpt)))
+    pitched = CodecConfig(type="pitched", n_mels=76, f_min=55.0, vocoder=str(voc_ckpt))
+    with pytest.raises(SamuelError, match=r"last\.ckpt: the vocoder was trained on codec f_min"):
+        build_codec(pitched)  # a mel codec's vocoder on the pitched codec
     fake = tmp_path / "diffusion.ckpt"
     torch.save({"hyper_parameters": {"config": {"task": "diffusion"}}, "state_dict": {}}, fake)
     with pytest.raises(SamuelError, match=r"diffusion\.ckpt: this is a SAMUeL .*`task: vocoder`"):
