@@ -154,6 +154,9 @@ class DiffusionConfig:
     """gamma of min-SNR weighting."""
     cond_drop_prob: float = 0.1
     """Probability of dropping the vocal condition per sample (classifier-free guidance)."""
+    future_mask_prob: float = 0.0
+    """Probability per training crop that the vocal condition from a uniformly drawn frame on is
+    the null condition, as the live engine sees a stream's unknown future (docs/live.md)."""
     ema_decay: float = 0.995
     """EMA decay per optimiser step."""
     ema_warmup: bool = True

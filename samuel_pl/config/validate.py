@@ -177,6 +177,7 @@ RULES: dict[type, dict[str, Check]] = {
         "loss_weight": one_of(choices=_lazy("samuel_pl.diffusion.objective", "LOSS_WEIGHTS")),
         "min_snr_gamma": number(0, lo_open=True),
         "cond_drop_prob": FRACTION,
+        "future_mask_prob": FRACTION,
         "ema_decay": FRACTION,
     },
     schema.OptimConfig: {
