@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         sampler=args.sampler, steps=args.steps, cfg=args.cfg, seed=args.seed,
     )  # fmt: skip
     device = resolve_device(args.device)
-    engine = LiveEngine.from_checkpoint(args.ckpt, config, device, args.vocoder)
+    engine = LiveEngine.from_checkpoint(args.ckpt, config, device, args.vocoder).warmup()
     sr = engine.sr
     stream = LiveStream(engine)
     if args.vocals == "-":

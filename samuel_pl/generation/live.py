@@ -173,6 +173,15 @@ class LiveEngine:
         """No more audio: the remaining chunks may be computed (the future is silence)."""
         self.closed = True
 
+    def warmup(self) -> LiveEngine:
+        """Run one chunk on silence and forget it (the first real chunk is then not slower:
+        allocator, kernels and sparse mel basis are ready). Returns self."""
+        self.push(np.zeros(self.needed(), np.float32))
+        self.step()
+        self.reset()
+        self.generator.manual_seed(int(self.config.seed))
+        return self
+
     @property
     def frame_rate(self) -> float:
         """Latent frames per second."""
