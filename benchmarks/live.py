@@ -124,9 +124,28 @@ def harmony(ckpt: str, clips: dict[str, Any], sr: int, lookahead: float, boot: i
     return row
 
 
+def default_checkpoints(runs: Path) -> list[str]:
+    """``PATH=LABEL`` of the newest ``demo-*`` (not demo-long) and ``demo-long*`` last.ckpt."""
+    found = []
+    for label, pattern in (("demo", "demo-[!l]*"), ("demo_long", "demo-long*")):
+        ckpts = sorted(
+            runs.glob(f"{pattern}/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
+        )
+        if ckpts:
+            found.append(f"{ckpts[-1]}={label}:{ckpts[-1].parent.parent.name}")
+    return found
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ckpt", action="append", required=True, help="PATH or PATH=LABEL")
+    p.add_argument(
+        "--ckpt",
+        action="append",
+        default=[],
+        help="PATH or PATH=LABEL (default: "
+        "the newest runs/demo-*/ and runs/demo-long*/ checkpoints)",
+    )
+    p.add_argument("--quick", action="store_true", help="30 s stream, 3 songs, one sweep point")
     p.add_argument("--suite", default="evaluation/suites/windows.yaml", help="test clips")
     p.add_argument("--stream-seconds", type=float, default=180.0)
     p.add_argument("--latency", type=float, default=1.5)
@@ -142,6 +161,13 @@ def main() -> int:
     from samuel_pl.config import load_config
     from samuel_pl.config.suite import SuiteConfig
     from samuel_pl.data.clips import load_clips
+
+    if args.quick:
+        args.stream_seconds, args.songs, args.sweep, args.sweep_seconds = 30.0, 3, [1.0], 15.0
+    args.ckpt = args.ckpt or default_checkpoints(HERE.parent / "runs")
+    if not args.ckpt:
+        print("no checkpoints (pass --ckpt, or train: make fit); no output")
+        return 0
 
     suite = load_config(args.suite, [], SuiteConfig)
     clips, _ = load_clips(suite)
