@@ -154,6 +154,7 @@ def main() -> int:
     p.add_argument("--sweep-seconds", type=float, default=60.0)
     p.add_argument("--songs", type=int, default=0, help="harmony on the first N clips (0: all)")
     p.add_argument("--no-harmony", action="store_true")
+    p.add_argument("--no-timing", action="store_true")
     p.add_argument("--bootstrap", type=int, default=2000)
     p.add_argument("--name", default="live", help="results/<name>.{json,md}")
     args = p.parse_args()
@@ -180,22 +181,23 @@ def main() -> int:
         path, _, label = spec.partition("=")
         label = label or Path(path).parent.parent.name
         row: dict[str, Any] = {"model": label}
-        main_run = timing(path, stream, sr, args.latency, args.lookahead)
-        row.update(main_run)
-        smallest = None
-        for lat in sorted(args.sweep):
-            short = stream[: int(args.sweep_seconds * sr)]
-            try:
-                held = timing(path, short, sr, lat, args.lookahead)["holds"]
-            except Exception as exc:  # noqa: BLE001 - a latency below the fixed margins
-                print(f"{label}: latency {lat}: {exc}", file=sys.stderr)
-                held = False
-            if held:
-                smallest = lat
-                break
-        row["smallest_latency_s"] = (
-            smallest if smallest is not None else (args.latency if main_run["holds"] else None)
-        )
+        if not args.no_timing:
+            main_run = timing(path, stream, sr, args.latency, args.lookahead)
+            row.update(main_run)
+            smallest = None
+            for lat in sorted(args.sweep):
+                short = stream[: int(args.sweep_seconds * sr)]
+                try:
+                    held = timing(path, short, sr, lat, args.lookahead)["holds"]
+                except Exception as exc:  # noqa: BLE001 - a latency below the fixed margins
+                    print(f"{label}: latency {lat}: {exc}", file=sys.stderr)
+                    held = False
+                if held:
+                    smallest = lat
+                    break
+            row["smallest_latency_s"] = (
+                smallest if smallest is not None else (args.latency if main_run["holds"] else None)
+            )
         if not args.no_harmony:
             row.update(harmony(path, clips, sr, args.lookahead, args.bootstrap))
         rows.append(row)
