@@ -49,6 +49,8 @@ def _stream(vocals: list[Any], seconds: float, sr: int) -> Any:
 
 
 def timing(ckpt: str, stream: Any, sr: int, latency: float, lookahead: float) -> dict[str, Any]:
+    import numpy as np
+
     from samuel_pl.generation.live import LiveConfig, LiveEngine
     from samuel_pl.generation.live_stream import LiveStream, play_realtime
 
@@ -57,7 +59,11 @@ def timing(ckpt: str, stream: Any, sr: int, latency: float, lookahead: float) ->
     live = LiveStream(engine)
     play_realtime(live, stream, sr)
     s = live.summary()
+    compute = [sum(r.chunk.seconds.values()) for r in live.results if not r.chunk.skipped]
+    chunk_s = engine.chunk / engine.frame_rate
     return {
+        "compute_p50_s": round(float(np.median(compute)), 3) if compute else None,
+        "compute_over_chunk": round(float(np.median(compute)) / chunk_s, 3) if compute else None,
         "latency_s": latency,
         "chunk_s": round(engine.chunk / engine.frame_rate, 3),
         "stream_s": round(stream.size / sr, 1),
