@@ -39,7 +39,7 @@ LEVELS = {
 }
 # samuel_pl/__init__.py is the public facade (lazy exports): it may name any layer.
 ENTRY_POINTS = {"__init__", "__main__", "encode", "evaluate", "fit", "generate", "report"}
-ENTRY_POINTS |= {"serve", "summary", "sweep"}
+ENTRY_POINTS |= {"live", "serve", "summary", "sweep"}
 PURE = {"nn", "diffusion"}
 FORBIDDEN_IN_PURE = {"lightning", "pytorch_lightning", "mlflow"}
 # Imports the levels alone would allow but the design forbids (own package -> targets).

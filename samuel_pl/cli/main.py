@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("fit", "train SAMUeL (default: experiments/demo.yaml)"),
     "summary": ("summary", "print the network's parameter table"),
     "generate": ("generate", "generate an accompaniment for a vocal file or folder"),
+    "live": ("live", "play a vocal through the live engine in real time (play along)"),
     "evaluate": ("evaluate", "score generators on an evaluation suite"),
     "sweep": ("sweep", "run a sweep of fit + evaluate trials (MLflow parent/child runs)"),
     "report": ("report", "Markdown + HTML report of an MLflow experiment"),

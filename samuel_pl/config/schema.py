@@ -210,6 +210,9 @@ class DiffusionConfig:
     """gamma of min-SNR weighting."""
     cond_drop_prob: float = checked(0.1, FRACTION)
     """Probability of dropping the vocal condition per sample (classifier-free guidance)."""
+    future_mask_prob: float = checked(0.0, FRACTION)
+    """Probability per training crop that the vocal condition from a uniformly drawn frame on is
+    the null condition, as the live engine sees a stream's unknown future (docs/live.md)."""
     ema_decay: float = checked(0.995, FRACTION)
     """EMA decay per optimiser step."""
     ema_warmup: bool = True

@@ -97,6 +97,7 @@ def training_loss(
     weighting: str = "none",
     min_snr_gamma: float = 5.0,
     cond_drop_prob: float = 0.1,
+    future_mask_prob: float = 0.0,
     t: Tensor | None = None,
     noise: Tensor | None = None,
     drop: Tensor | None = None,
@@ -110,6 +111,9 @@ def training_loss(
         schedule: the noise schedule.
         weighting: none | min_snr | reference.
         cond_drop_prob: probability of dropping the condition per sample (CFG training).
+        future_mask_prob: probability per sample that the condition from a uniformly drawn
+            frame in [1, T) on is the null condition (a live stream's unknown future); the
+            network then gets a (B, T) ``drop_cond``.
         t, noise, drop: optional fixed draws (for tests); sampled when None.
         generator: RNG for the draws (on x0's device).
     """
@@ -123,7 +127,14 @@ def training_loss(
     a = schedule.alpha_bar(t).to(x0.dtype)  # (B,)
     x_t = q_sample(x0, noise, a)
     target = v_from_x0_eps(x0, noise, a)
-    v_pred = model(x_t, t, cond, drop_cond=drop)
+    drop_frames = drop
+    if future_mask_prob > 0:
+        masked = torch.rand(b, device=dev, generator=generator) < future_mask_prob  # (B,)
+        frames = x0.shape[-1]
+        cut = torch.randint(1, max(frames, 2), (b,), device=dev, generator=generator)  # (B,)
+        future = torch.arange(frames, device=dev)[None, :] >= cut[:, None]  # (B, T)
+        drop_frames = drop[:, None] | (masked[:, None] & future)  # (B, T)
+    v_pred = model(x_t, t, cond, drop_cond=drop_frames)
     per_sample = (v_pred.float() - target.float()).pow(2).flatten(1).mean(dim=1)  # (B,)
     w = loss_weight(schedule.snr(t).float(), weighting, min_snr_gamma)
     loss = (w * per_sample).mean()

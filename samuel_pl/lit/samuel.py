@@ -141,6 +141,7 @@ class LitSamuel(pl.LightningModule):
             weighting=d.loss_weight,
             min_snr_gamma=d.min_snr_gamma,
             cond_drop_prob=kw.pop("cond_drop_prob", d.cond_drop_prob),
+            future_mask_prob=kw.pop("future_mask_prob", d.future_mask_prob),
             generator=generator,
             **kw,
         )

@@ -149,7 +149,8 @@ class SamuelUNet(nn.Module):
         self, x: Tensor, t: Tensor, cond: Tensor, drop_cond: Tensor | None = None
     ) -> Tensor:
         """x: (B, C, T) noisy latent; t: (B,) float steps; cond: (B, C, T) vocal latent;
-        drop_cond: (B,) bool, True -> learned null condition. Returns v: (B, C, T)."""
+        drop_cond: (B,) bool, True -> learned null condition, or (B, T) bool per frame (a
+        stream's unknown future, ``diffusion.future_mask_prob``). Returns v: (B, C, T)."""
         if x.shape[-1] % self.time_multiple:
             raise ValueError(
                 f"sequence length T={x.shape[-1]} must be divisible by {self.time_multiple} "
@@ -160,7 +161,8 @@ class SamuelUNet(nn.Module):
         t = t.reshape(-1).expand(x.shape[0]) if t.numel() == 1 else t
         if drop_cond is not None:
             null = self.null_cond.to(cond.dtype)[None, :, None].expand_as(cond)  # (B, C, T)
-            cond = torch.where(drop_cond.reshape(-1, 1, 1), null, cond)
+            mask = drop_cond[:, None, :] if drop_cond.dim() == 2 else drop_cond.reshape(-1, 1, 1)
+            cond = torch.where(mask, null, cond)  # (B, C, T)
         temb = self.time_embed(t)  # (B, time_dim)
         a = self.noise_level(t)  # (B,) alpha_bar(t) for the alpha_bar mix, else None
 

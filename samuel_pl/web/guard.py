@@ -4,7 +4,9 @@
   on another domain that re-points its DNS name at this machine (DNS rebinding) cannot talk to
   the demo through the visitor's browser.
 * Origin: a POST whose ``Origin`` is not this server's own (or ``Sec-Fetch-Site: cross-site``)
-  is refused (HTTP 403), so another site cannot queue jobs, whatever its content type.
+  is refused (HTTP 403), so another site cannot queue jobs, whatever its content type. A
+  WebSocket (the Live mode) must come from the same origin too, with an ``Origin`` header, and
+  is refused before it opens otherwise (the Host rule holds for it as well).
 * Session: the browser gets an HttpOnly, SameSite=Strict cookie; a job is visible (state and
   files) only with the cookie of the session that created it.
 """
@@ -49,11 +51,19 @@ class RequestGuard:
         self.allowed = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
+        if scope["type"] == "websocket":  # browsers always send Origin on a WebSocket
+            problem = self.problem("WEBSOCKET", host, {"origin": "null", **headers})
+            if problem:
+                await receive()  # websocket.connect; a close before accept is an HTTP 403
+                await send({"type": "websocket.close", "code": 1008, "reason": problem[1]})
+                return
+            await self.app(scope, receive, send)
+            return
         problem = self.problem(scope["method"], host, headers)
         if problem:
             status, message = problem

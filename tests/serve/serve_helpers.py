@@ -110,8 +110,9 @@ def chromium_missing() -> str:
     return ""
 
 
-def chromium(width: int = 900, height: int = 1100) -> Any:
-    """Headless Debian Chromium driven by Selenium, with a fake microphone."""
+def chromium(width: int = 900, height: int = 1100, fake_audio: Path | None = None) -> Any:
+    """Headless Debian Chromium driven by Selenium, with a fake microphone (a beep, or the WAV
+    ``fake_audio`` played in a loop)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -129,5 +130,7 @@ def chromium(width: int = 900, height: int = 1100) -> Any:
         f"--window-size={width},{height}",
     ):
         opts.add_argument(arg)
+    if fake_audio is not None:
+        opts.add_argument(f"--use-file-for-fake-audio-capture={fake_audio}")
     driver_path = CHROMEDRIVER if CHROMEDRIVER.exists() else shutil.which("chromedriver")
     return webdriver.Chrome(options=opts, service=Service(str(driver_path)))
