@@ -106,29 +106,36 @@ def gaussian_model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (a.sqrt() * x - x0) / (1 - a).sqrt()
 
 
-def gaussian_flow_endpoint(x_T: torch.Tensor) -> torch.Tensor:
-    a_T, a_0 = (float(SCHED.alphas_cumprod[i]) for i in (-1, 0))
+def gaussian_flow_endpoint(x_T: torch.Tensor, t_start: float) -> torch.Tensor:
+    """x0 at t = 0 of the exact flow through x_T at t_start (the grid's first time)."""
+    a_T = float(SCHED.alpha_bar(torch.tensor(t_start, dtype=torch.float64)))
+    a_0 = float(SCHED.alphas_cumprod[0])
     z = (x_T - math.sqrt(a_T) * G_MU) / torch.sqrt(a_T * G_SD**2 + 1 - a_T)
     return G_MU + math.sqrt(a_0) * G_SD**2 * z / torch.sqrt(a_0 * G_SD**2 + 1 - a_0)
 
 
 def _gaussian_error(name: str, spacing: str, steps: int) -> float:
+    """Max abs error against the exact flow from the grid's first time (the sampler's x_T)."""
     x_T = torch.randn(8, 64, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    out = _run(name, gaussian_model_fn, x_T, steps, spacing)
-    return float((out - gaussian_flow_endpoint(x_T)).abs().max())
+    ts = sampler_timesteps(name, SCHED, steps, spacing)
+    out = get_sampler(name)(gaussian_model_fn, x_T, SCHED, ts)
+    return float((out - gaussian_flow_endpoint(x_T, float(ts[0]))).abs().max())
 
 
-# Max abs error bounds, about 1.25x the measured error. Each DPM++(2M) bound is below what a
-# first-order update (DDIM = DPM-Solver++(1)) reaches on the same grid (the comment's figure).
+# Max abs error bounds, about 1.25x the measured error; an error below a quarter of the bound
+# fails too. Each DPM++(2M) bound is below what a first-order update (DDIM = DPM-Solver++(1))
+# reaches on the same grid (the comment's figure). DPM++(2M) with r inverted (r = h_i/h_{i-1}):
+# uniform 0.049 / 0.016, Karras 0.020 (too small) / 0.0061 (too small).
 FLOW_BOUNDS = [
-    ("dpmpp", "uniform", 25, 0.155),  # first order: 0.169
-    ("dpmpp", "uniform", 50, 0.05),  # first order: 0.084
-    ("dpmpp", "log_snr", 10, 0.085),  # first order: 1.12
-    ("dpmpp", "log_snr", 25, 0.085),  # first order: 0.48
-    ("dpmpp", "karras", 25, 0.52),  # first order: 0.78
+    ("dpmpp", "uniform", 25, 0.029),  # first order: 0.169
+    ("dpmpp", "uniform", 50, 0.005),  # first order: 0.084
+    ("dpmpp", "log_snr", 10, 0.13),  # first order: 0.83
+    ("dpmpp", "log_snr", 25, 0.044),  # first order: 0.34
+    ("dpmpp", "karras", 25, 0.12),  # first order: 0.38
+    ("dpmpp", "karras", 50, 0.027),
     ("ddim", "uniform", 25, 0.21),
     ("ddim", "uniform", 50, 0.105),
-    ("ddim", "log_snr", 25, 0.6),
+    ("ddim", "log_snr", 25, 0.425),
 ]
 
 
@@ -139,6 +146,68 @@ def test_deterministic_samplers_follow_the_exact_flow(
     err = _gaussian_error(name, spacing, steps)
     assert err <= bound, f"{name}-{steps} {spacing}: max error {err:.4f} > {bound}"
     assert err >= bound / 4, f"{name}-{steps} {spacing}: error {err:.4f} is implausibly small"
+
+
+MONOTONE_STEPS = (5, 8, 10, 13, 15, 25)
+# Where the max error is not monotone in steps. Not a grid defect: the error's leading
+# coefficient changes sign between the few-step regime and the asymptotic one (per channel the
+# error is A(n) x_T + B with A(n) < 0 at 5-8 steps and > 0 from 10 on for DPM++(2M) log_snr),
+# so some step count sits near A = 0. Measured max error at 5/8/10/13/15/25 steps:
+NOT_MONOTONE = {
+    ("dpmpp", "log_snr"): "0.68 0.055 0.103 0.103 0.086 0.035",
+    ("dpmpp", "karras"): "1.44 0.26 0.16 0.26 0.24 0.096",
+    ("dpmpp3m", "log_snr"): "0.50 1.10 0.63 0.12 0.041 0.0056",
+    ("dpmpp3m", "karras"): "1.34 0.56 1.11 0.77 0.40 0.043",
+    ("unipc", "log_snr"): "0.61 0.10 0.17 0.11 0.078 0.019",
+    ("unipc", "karras"): "1.42 0.24 0.25 0.30 0.24 0.054",
+    ("unipc_bh1", "log_snr"): "0.78 1.39 0.92 0.39 0.24 0.043",
+    ("unipc_bh1", "karras"): "0.98 1.31 1.52 1.09 0.75 0.11",
+}
+
+
+@pytest.mark.parametrize("spacing", SPACINGS)
+@pytest.mark.parametrize("name", [n for n, s in SAMPLERS.items() if s.uses_steps])
+def test_error_falls_with_steps(name: str, spacing: str, request: pytest.FixtureRequest) -> None:
+    """The Gaussian-oracle error falls strictly with steps (a grid wasting steps at pure noise
+    broke it for DDIM on Karras: 1.60 at 8 steps, 1.68 at 10). The known exceptions
+    (NOT_MONOTONE) are strict xfails: one that becomes monotone fails and must leave the list."""
+    if (name, spacing) in NOT_MONOTONE:
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason=f"measured: {NOT_MONOTONE[name, spacing]}")
+        )
+    errs = [_gaussian_error(name, spacing, n) for n in MONOTONE_STEPS]
+    assert all(b < a for a, b in zip(errs, errs[1:], strict=False)), (
+        f"{name} {spacing}: max error by steps {MONOTONE_STEPS}: {[round(e, 4) for e in errs]}"
+    )
+
+
+def test_dpmpp_2m_step_uses_the_midpoint_prediction() -> None:
+    """Data prediction linear in lambda, D(lambda) = a + c lambda (independent of x): a
+    DPM-Solver++(2M) update is the exponential-integrator step with D at the midpoint,
+    x_{i+1} = (sigma_{i+1}/sigma_i) x_i + alpha_{i+1} (1 - e^-h) D(lambda_i + h/2), on a grid
+    non-uniform in lambda (r != 1); the first update and the final one (into t = 0) are first
+    order, x_{i+1} = ... + alpha_{i+1} (1 - e^-h) D(lambda_i)."""
+    g = torch.Generator().manual_seed(9)
+    a, c = (torch.randn(1, 2, 4, dtype=torch.float64, generator=g) for _ in range(2))
+
+    def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        al = _a(t, x)
+        lam_t = 0.5 * torch.log(al / (1 - al))
+        return (al.sqrt() * x - (a + c * lam_t)) / (1 - al).sqrt()
+
+    ts = sampling_timesteps(SCHED, 7, "uniform")
+    ab = SCHED.alpha_bar(ts)
+    alpha, sigma = ab.sqrt().tolist(), (1 - ab).sqrt().tolist()
+    lam = (0.5 * torch.log(ab / (1 - ab))).tolist()
+    assert len({round(lam[k + 1] - lam[k], 3) for k in range(6)}) == 6  # r != 1 everywhere
+    x_T = torch.randn(1, 2, 4, dtype=torch.float64, generator=g)
+    xs = [x_T]
+    sample_dpmpp(model_fn, x_T, SCHED, ts, callback=lambda i, n, x: xs.append(x.clone()))
+    for k in range(6):
+        h = lam[k + 1] - lam[k]
+        at = lam[k] + (h / 2 if 0 < k < 5 else 0.0)
+        want = sigma[k + 1] / sigma[k] * xs[k] + alpha[k + 1] * -math.expm1(-h) * (a + c * at)
+        torch.testing.assert_close(xs[k + 1], want, atol=1e-5, rtol=0, msg=f"update {k}")
 
 
 @pytest.mark.parametrize(("name", "order"), [("dpmpp", 2), ("ddim", 1)])
@@ -241,7 +310,11 @@ def test_callback_and_registry() -> None:
 @pytest.mark.parametrize("spacing", SPACINGS)
 def test_timesteps_span_and_decrease(spacing: str) -> None:
     ts = sampling_timesteps(SCHED, 12, spacing)
-    assert ts[0] == 799 and ts[-1] == 0 and (ts[1:] < ts[:-1]).all()
+    assert ts[-1] == 0 and (ts[1:] < ts[:-1]).all()
+    # the grid starts where lambda = log(alpha/sigma) = -5.1 (log-SNR -10.2), not at t = 799
+    # (lambda -9.7): between t = 795 (log-SNR -9.71) and 796 (-10.29) of the table
+    assert 795 < ts[0] < 796
+    assert float(SCHED.log_snr(ts[:1])) == pytest.approx(-10.2, abs=1e-5)
     every_step = torch.arange(799, -1, -1, dtype=torch.float64)
     assert torch.equal(sampler_timesteps("ancestral", SCHED, 12, spacing), every_step)
 
@@ -263,7 +336,8 @@ def test_spacings_are_what_they_say() -> None:
     lam = SCHED.log_snr(sampling_timesteps(SCHED, 9, "log_snr"))
     assert torch.allclose(lam.diff(), lam.diff()[:1].expand(8), rtol=2e-3)
     t_steps = sampling_timesteps(SCHED, 9, "uniform").diff()
-    assert torch.allclose(t_steps, torch.tensor(-799 / 8, dtype=torch.float64))
+    t0 = float(sampling_timesteps(SCHED, 9, "uniform")[0])
+    assert torch.allclose(t_steps, torch.tensor(-t0 / 8, dtype=torch.float64))
     root = (-SCHED.log_snr(sampling_timesteps(SCHED, 9, "karras")) / 14).exp()  # sigma^(1/7)
     assert torch.allclose(root.diff(), root.diff()[:1].expand(8), rtol=2e-3)
 
