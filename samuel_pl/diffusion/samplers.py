@@ -90,7 +90,7 @@ def grid_start(schedule: CosineSchedule) -> float:
 def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uniform") -> Tensor:
     """Decreasing float64 times (steps,) from :func:`grid_start` to 0, the one home of step
     spacing. The grid starts where lambda = :data:`GRID_LAMBDA_MIN` (t = 795.8 of 800 for the
-    default schedule), not at T-1: see :data:`GRID_LAMBDA_MIN`.
+    default schedule), not at T-1: see :data:`GRID_LAMBDA_MIN`. One step is [T-1].
 
     uniform: evenly spaced in t. log_snr: evenly spaced in lambda = log(alpha_bar/(1-alpha_bar)).
     karras: sigma_i^(1/rho) evenly spaced, sigma = exp(-lambda/2), rho = 7 (EDM, eq. 5).
@@ -99,9 +99,9 @@ def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uni
         raise ValueError(f"steps must be >= 1, got {steps}")
     if spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+    if steps == 1:  # nothing to spread: x0 from x_T at T-1, where N(0, I) is the marginal
+        return torch.tensor([float(schedule.train_steps - 1)], dtype=torch.float64)
     first = grid_start(schedule)
-    if steps == 1:
-        return torch.tensor([first], dtype=torch.float64)
     if spacing == "uniform":
         return torch.linspace(first, 0.0, steps, dtype=torch.float64)
     lam_hi, lam_lo = schedule.log_snr(torch.tensor([first, 0.0], dtype=torch.float64)).tolist()

@@ -315,6 +315,7 @@ def test_timesteps_span_and_decrease(spacing: str) -> None:
     # (lambda -9.7): between t = 795 (log-SNR -9.71) and 796 (-10.29) of the table
     assert 795 < ts[0] < 796
     assert float(SCHED.log_snr(ts[:1])) == pytest.approx(-10.2, abs=1e-5)
+    assert sampling_timesteps(SCHED, 1, spacing).tolist() == [799.0]  # one step: x0 from T-1
     every_step = torch.arange(799, -1, -1, dtype=torch.float64)
     assert torch.equal(sampler_timesteps("ancestral", SCHED, 12, spacing), every_step)
 
