@@ -9,7 +9,13 @@ import math
 import pytest
 import torch
 
-from samuel_pl.diffusion.multistep import multistep_orders, phi_terms, sample_unipc, unipc_step
+from samuel_pl.diffusion.multistep import (
+    dpmpp_taylor_step,
+    multistep_orders,
+    phi_terms,
+    sample_unipc,
+    unipc_step,
+)
 from samuel_pl.diffusion.samplers import get_sampler, sampler_timesteps, sampling_timesteps
 from tests.diffusion.test_samplers import (
     SCHED,
@@ -22,40 +28,39 @@ from tests.diffusion.test_samplers import (
 
 THIRD_ORDER = ("dpmpp3m", "unipc", "unipc_bh1")
 
-# Max abs error, bounds about 1.25x the measured error. Uniform grid, DPM-Solver++(2M) on it:
-# 0.543 (10 steps), 0.296 (15), 0.135 (25). There most of the gain is the first-order final
-# update into t = 0 (multistep_orders): a second-order update in place of the third-order one
-# stays within these bounds (3M: 0.155, 0.072, 0.020), the log_snr bounds below catch it.
+# Max abs error, bounds about 1.25x the measured error. Uniform grid; DDIM (first order) on it:
+# 0.43 (10 steps), 0.29 (15), 0.17 (25). DPM++(2M) with its first-order final step is as good
+# there (0.157, 0.076, 0.023): most of the gain on this grid is that final step
+# (multistep_orders). A second-order update in place of the third-order one stays within these
+# bounds, the log_snr bounds below and the exact-step tests catch it.
 FEW_STEP_BOUNDS = [
     ("dpmpp3m", 10, 0.19),
     ("dpmpp3m", 15, 0.085),
-    ("dpmpp3m", 25, 0.048),
+    ("dpmpp3m", 25, 0.046),
     ("unipc", 10, 0.19),
-    ("unipc", 15, 0.092),
+    ("unipc", 15, 0.091),
     ("unipc", 25, 0.029),
-    ("unipc_bh1", 10, 0.47),
-    ("unipc_bh1", 15, 0.2),
-    ("unipc_bh1", 25, 0.065),
+    ("unipc_bh1", 10, 0.215),
+    ("unipc_bh1", 15, 0.094),
+    ("unipc_bh1", 25, 0.03),
 ]
-# log_snr grid (equal lambda steps; 2M: 0.068 at 25, 0.018 at 50): the third-order terms carry
-# the accuracy here (second-order update in their place: 3M 0.14 / 0.033, UniPC without its
-# corrector 0.067 / 0.018). Below 25 steps the third-order updates lose to 2M on this grid
-# (10 steps are h = 3.25 wide in lambda, too far to extrapolate a quadratic: 3M 1.14 vs 0.065).
+# log_snr grid (equal lambda steps; 2M: 0.035 at 25, 0.0088 at 50): the third-order terms carry
+# the accuracy here (x0'' term dropped from 3M: 0.030 / 0.0064).
 LOG_SNR_BOUNDS = [
-    ("dpmpp3m", 25, 0.029),
-    ("dpmpp3m", 50, 0.0018),
-    ("unipc", 25, 0.065),
-    ("unipc", 50, 0.009),
-    ("unipc_bh1", 25, 0.175),
-    ("unipc_bh1", 50, 0.019),
+    ("dpmpp3m", 25, 0.007),
+    ("dpmpp3m", 50, 0.0004),
+    ("unipc", 25, 0.024),
+    ("unipc", 50, 0.003),
+    ("unipc_bh1", 25, 0.054),
+    ("unipc_bh1", 50, 0.006),
 ]
 
 
 @pytest.mark.parametrize(("name", "steps", "bound"), FEW_STEP_BOUNDS)
-def test_third_order_beats_dpmpp_2m_at_few_steps(name: str, steps: int, bound: float) -> None:
+def test_third_order_beats_first_order_at_few_steps(name: str, steps: int, bound: float) -> None:
     err = _gaussian_error(name, "uniform", steps)
-    second = _gaussian_error("dpmpp", "uniform", steps)
-    assert err < second, f"{name}-{steps}: {err:.4f} not below DPM++(2M)'s {second:.4f}"
+    first = _gaussian_error("ddim", "uniform", steps)
+    assert err < first / 2, f"{name}-{steps}: {err:.4f} not below half DDIM's {first:.4f}"
     assert err <= bound, f"{name}-{steps}: max error {err:.4f} > {bound}"
     assert err >= bound / 4, f"{name}-{steps}: error {err:.4f} is implausibly small"
 
@@ -144,24 +149,121 @@ def test_orders_warm_up_and_lower_the_final_steps() -> None:
     assert multistep_orders(9, 3) == [1, 2, 3, 3, 3, 3, 3, 2, 1]  # < 15 updates: lower final
     assert multistep_orders(20, 3) == [1, 2] + [3] * 17 + [1]  # first order into t = 0
     assert multistep_orders(4, 2) == [1, 2, 2, 1]
+    assert multistep_orders(30, 2) == [1] + [2] * 28 + [1]  # DPM++(2M)'s orders
     assert multistep_orders(1, 3) == [1] and multistep_orders(0, 3) == []
 
 
-def test_unipc_b_h_matters_only_for_one_difference() -> None:
-    """B(h) cancels where the order conditions are solved exactly (p >= 2 differences) and
-    enters only where the paper sets a_1 = 1/2 (p = 1)."""
+# -- single updates against closed forms ---------------------------------------------------------
+# With a data prediction that is a polynomial P in lambda (independent of x), the exact update
+# from lambda_0 to lambda_0 + h is ratio x + sigma_next int e^u P(u) du, and
+# int e^u P(u) du = e^u (P - P' + P'' - ...): closed form, no quadrature. A multistep update of
+# order k that estimates x0' .. x0^(k-1) from its points is exact for deg P <= k - 1 on any grid.
+LAMS = [-1.3, -0.5, 0.2]  # unequal gaps 0.8, 0.7: a swapped h_a / h_b shows
+LAM_NEXT, SIGMA_NEXT, RATIO = 1.1, 0.6, 0.9
+
+
+def _poly(coef: list[torch.Tensor], u: float) -> torch.Tensor:
+    return sum(c * u**i for i, c in enumerate(coef))  # type: ignore[return-value]
+
+
+def _antiderivative(coef: list[torch.Tensor], u: float) -> torch.Tensor:
+    """e^u (P - P' + P'' - ...)(u), an antiderivative of e^u P(u)."""
+    derivs, out, sign = list(coef), torch.zeros_like(coef[0]), 1.0
+    while derivs:
+        out = out + sign * _poly(derivs, u)
+        derivs = [i * c for i, c in enumerate(derivs)][1:]
+        sign = -sign
+    return math.exp(u) * out
+
+
+def _exact_update(x: torch.Tensor, coef: list[torch.Tensor], lam0: float) -> torch.Tensor:
+    return RATIO * x + SIGMA_NEXT * (_antiderivative(coef, LAM_NEXT) - _antiderivative(coef, lam0))
+
+
+def _coefs(degree: int, seed: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(1, 2, 4, dtype=torch.float64, generator=g) for _ in range(degree + 1)]
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_dpmpp_update_is_exact_on_polynomials(order: int) -> None:
+    """DPM++(k) updates (1, 2, 3M) are exact for x0 polynomial of degree k - 1 in lambda on
+    unequal steps, and not for degree k (they do use x0', x0'' and only those)."""
+    x = torch.randn(1, 2, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
+    alpha = SIGMA_NEXT * math.exp(LAM_NEXT)
+    lams = LAMS[-order:]
+    for degree, exact in ((order - 1, True), (order, False)):
+        coef = _coefs(degree, 12 + degree)
+        x0s = [_poly(coef, u) for u in lams]
+        got = dpmpp_taylor_step(x, x0s, lams, LAM_NEXT, RATIO, alpha)
+        want = _exact_update(x, coef, lams[-1])
+        assert torch.allclose(got, want, atol=1e-12, rtol=0) == exact, (order, degree)
+
+
+@pytest.mark.parametrize("variant", ["bh1", "bh2"])
+def test_unipc_update_is_exact_on_polynomials(variant: str) -> None:
+    """UniP with two differences (three points) and UniC with one difference plus the new
+    prediction are exact for quadratic x0 whatever B(h) (the order conditions are solved
+    exactly): wrong factorials in g, a wrong r or a wrong E_k break it."""
+    x = torch.randn(1, 2, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(13))
+    alpha = SIGMA_NEXT * math.exp(LAM_NEXT)
+    coef = _coefs(2, 14)
+    x0s = [_poly(coef, u) for u in LAMS]
+    want = _exact_update(x, coef, LAMS[-1])
+    predicted = unipc_step(x, x0s, LAMS, LAM_NEXT, RATIO, alpha, variant)
+    torch.testing.assert_close(predicted, want, atol=1e-12, rtol=0)
+    new = _poly(coef, LAM_NEXT)
+    corrected = unipc_step(x, x0s[1:], LAMS[1:], LAM_NEXT, RATIO, alpha, variant, new_x0=new)
+    torch.testing.assert_close(corrected, want, atol=1e-12, rtol=0)
+
+
+def test_unipc_one_difference_pins_b_h() -> None:
+    """With one difference UniPC sets a_1 = 1/2 (its order condition only to O(h)), so B(h)
+    enters: x_next = ratio x + alpha (1 - e^-h) m0 + alpha B(h) (m1 - m0) / (2 r1),
+    r1 = (lambda_1 - lambda_0) / h, B(h) = h (bh1) or 1 - e^-h (bh2); the same with
+    D = new - m0, r = 1 for the corrector. Numbers by hand: h = 0.9, r1 = -0.7 / 0.9."""
     g = torch.Generator().manual_seed(3)
-    x, m0, m1, m2, new = (torch.randn(1, 2, 4, dtype=torch.float64, generator=g) for _ in range(5))
-    lams, args = [-1.0, -0.4, 0.1], (0.9, 0.8, 0.7)
-
-    def step(variant: str, x0s: list[torch.Tensor], new_x0: torch.Tensor | None) -> torch.Tensor:
-        return unipc_step(x, x0s, lams[-len(x0s) :], *args, variant=variant, new_x0=new_x0)
-
-    torch.testing.assert_close(step("bh1", [m1, m0], new), step("bh2", [m1, m0], new))
-    torch.testing.assert_close(step("bh1", [m2, m1, m0], None), step("bh2", [m2, m1, m0], None))
-    assert not torch.allclose(step("bh1", [m0], new), step("bh2", [m0], new))
+    x, m0, m1, new = (torch.randn(1, 2, 4, dtype=torch.float64, generator=g) for _ in range(4))
+    lams, alpha, h = [-0.5, 0.2], 0.8, 0.9
+    lam_next, e1 = 0.2 + h, 1 - math.exp(-0.9)
+    r1 = -0.7 / 0.9
+    for variant, b_h in (("bh1", 0.9), ("bh2", e1)):
+        got = unipc_step(x, [m1, m0], lams, lam_next, RATIO, alpha, variant)
+        want = RATIO * x + alpha * e1 * m0 + alpha * b_h * (m1 - m0) / (2 * r1)
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=0, msg=variant)
+        got = unipc_step(x, [m0], lams[1:], lam_next, RATIO, alpha, variant, new_x0=new)
+        want = RATIO * x + alpha * e1 * m0 + alpha * b_h * (new - m0) / 2
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=0, msg=variant)
     with pytest.raises(ValueError, match="unknown UniPC variant 'bh3'"):
         sample_unipc(oracle(x), x, SCHED, sampling_timesteps(SCHED, 3), variant="bh3")
+
+
+def test_dpmpp_3m_sampler_is_exact_on_a_quadratic_oracle() -> None:
+    """The whole sampler with an oracle whose x0 prediction varies with t (quadratic in
+    lambda, independent of x): every third-order update (k = 2 .. 8 of 11 on a 12-point
+    uniform grid, unequal steps in lambda) is the exact flow; the first-order first one is not.
+    (A constant x0 makes every difference zero and tests no higher-order term.)"""
+    coef = _coefs(2, 15)
+
+    def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        a = SCHED.alpha_bar(t.double()).reshape(-1, 1, 1)
+        lam = 0.5 * torch.log(a / (1 - a))
+        return (a.sqrt() * x - _poly(coef, lam)) / (1 - a).sqrt()  # type: ignore[arg-type]
+
+    ts = sampling_timesteps(SCHED, 12, "uniform")
+    ab = SCHED.alpha_bar(ts)
+    lam, sigma = (0.5 * torch.log(ab / (1 - ab))).tolist(), (1 - ab).sqrt().tolist()
+    x_T = torch.randn(1, 2, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(16))
+    xs = [x_T]
+    get_sampler("dpmpp3m")(model_fn, x_T, SCHED, ts, callback=lambda i, n, x: xs.append(x.clone()))
+
+    def exact(k: int) -> torch.Tensor:  # x_k carried exactly from lam[k] to lam[k + 1]
+        integral = _antiderivative(coef, lam[k + 1]) - _antiderivative(coef, lam[k])
+        return sigma[k + 1] / sigma[k] * xs[k] + sigma[k + 1] * integral
+
+    for k in range(2, 9):
+        torch.testing.assert_close(xs[k + 1], exact(k), atol=1e-6, rtol=1e-6, msg=f"update {k}")
+    assert not torch.allclose(xs[1], exact(0), atol=1e-3, rtol=0)
 
 
 def test_registry_names_run_their_variant() -> None:
