@@ -58,7 +58,7 @@ def _build(name: str, vae_ckpt: str) -> tuple[Any, str]:
             return build_codec(CodecConfig(type="vae", path=vae_ckpt)), f"trained ({vae_ckpt})"
         import dataclasses
 
-        from samuel_pl.codecs.posterior import PosteriorCodec
+        from samuel_pl.codecs.vae_base import PosteriorCodec
         from samuel_pl.nn.oobleck import OobleckConfig, OobleckVAE, remove_weight_norm
 
         cfg = load_config(HERE.parent / "experiments" / "vae" / "demo.yaml")

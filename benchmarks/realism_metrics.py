@@ -62,7 +62,7 @@ def main() -> None:
     from samuel_pl.baselines.codec import CodecRoundTrip
     from samuel_pl.codecs.mel import MelCodec
     from samuel_pl.evaluation.controls import GriffinLimOnly, LowPassed
-    from samuel_pl.evaluation.validate import EXPECT, cohen_d, family, meets
+    from samuel_pl.evaluation.metric_validity import EXPECT, cohen_d, family, meets
     from samuel_pl.metrics.realism import LOWER_IS_BETTER, REALISM_KEYS, realism_scores
 
     sr = 22050

@@ -3,7 +3,7 @@ retrieval of training accompaniments and MusicGen-melody (``samuel_pl.baselines.
 imported on use: it needs ``pip install samuel_pl[baselines]``)."""
 
 from samuel_pl.baselines.base import Generator, fit_length
-from samuel_pl.baselines.build import build_generators
+from samuel_pl.baselines.generator_registry import build_generators
 from samuel_pl.baselines.reference import FolderGenerator, GroundTruth, RandomPairing
 from samuel_pl.baselines.retrieval import RetrievalGenerator, TrainSet
 

@@ -1,6 +1,6 @@
 """The Generator protocol every baseline implements, and ``fit_length`` (mono, trim/pad).
 
-The builder keyed on ``GeneratorConfig.type`` is :mod:`samuel_pl.baselines.build`."""
+The builder keyed on ``GeneratorConfig.type`` is :mod:`samuel_pl.baselines.generator_registry`."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build or reuse the cache; 0 on success (errors are raised as SamuelError)."""
-    from samuel_pl.data.encode import ensure_cache
+    from samuel_pl.data.cache_build import ensure_cache
 
     cfg = config_from_args(args)
     if cfg is None:

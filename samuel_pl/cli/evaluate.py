@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("eval") / suite.name)
     track = not args.no_mlflow and suite.tracking.enabled
     if track:  # before any work: an unreachable server fails (or falls back) now
-        from samuel_pl.tracking.mlflow_utils import resolve_tracking_uri
+        from samuel_pl.tracking.mlflow_logger import resolve_tracking_uri
 
         t = suite.tracking
         t.uri = resolve_tracking_uri(t.uri, t.fallback, out)

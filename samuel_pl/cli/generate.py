@@ -101,7 +101,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from samuel_pl.generation import Accompanist, plan_batch, resolve_device
-    from samuel_pl.generation.files import pending
+    from samuel_pl.generation.batch import pending
 
     check_arguments(args)
     resolve_device(args.device)  # an unknown or unavailable device fails now

@@ -155,7 +155,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def allowed_hosts(host: str, extra: list[str]) -> list[str] | None:
     """Host header names to answer: the loopback names (bound to loopback) or the bound address,
     plus ``extra``; None (any) for a wildcard bind (0.0.0.0, ::) without ``extra``."""
-    from samuel_pl.web.guard import LOOPBACK_HOSTS, host_name
+    from samuel_pl.web.request_guard import LOOPBACK_HOSTS, host_name
 
     names = [host_name(h) for h in extra]
     if _loopback(host):

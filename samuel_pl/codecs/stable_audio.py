@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from samuel_pl.codecs import sat_layout
-from samuel_pl.codecs.posterior import PosteriorCodec, file_digest
+from samuel_pl.codecs.vae_base import PosteriorCodec, file_digest
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.errors import SamuelError
 from samuel_pl.safeload import load_torch_file

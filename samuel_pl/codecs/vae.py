@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from samuel_pl.codecs.posterior import PosteriorCodec
+from samuel_pl.codecs.vae_base import PosteriorCodec
 from samuel_pl.config.schema import CodecConfig
 from samuel_pl.config.vae import VAEConfig
 from samuel_pl.errors import SamuelError

@@ -118,7 +118,7 @@ SAMPLER_NAMES = _lazy("samuel_pl.diffusion.samplers", "SAMPLERS")
 SPACING_NAMES = _lazy("samuel_pl.diffusion.samplers", "SPACING_CHOICES")
 SAMPLER = one_of(choices=SAMPLER_NAMES)
 SPACING = one_of(choices=SPACING_NAMES)
-MIX_SCHEDULE = one_of(choices=_lazy("samuel_pl.nn.mixing", "MIX_SCHEDULES"))
+MIX_SCHEDULE = one_of(choices=_lazy("samuel_pl.nn.attention_mixing", "MIX_SCHEDULES"))
 LOSS_WEIGHT = one_of(choices=_lazy("samuel_pl.diffusion.objective", "LOSS_WEIGHTS"))
 CODEC_TYPE = one_of(choices=_lazy("samuel_pl.codecs.registry", "codec_types"))
 """``codec.type``: what the codec registry builds (``register_codec`` adds to it)."""

@@ -13,7 +13,7 @@ Normalisation statistics: per latent channel, mean and (population) std over all
 stems of the TRAIN split, pooled, so the denoiser's input, its vocal condition and its output share
 one z-score and decoding needs one inverse (``.mean`` / ``.std``); per-stem figures are also kept
 in ``manifest["stats"]["per_stem"]`` for analysis. Built (resumably, every file written
-atomically) by :func:`samuel_pl.data.encode.build_cache`; read here.
+atomically) by :func:`samuel_pl.data.cache_build.build_cache`; read here.
 """
 
 from __future__ import annotations

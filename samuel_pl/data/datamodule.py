@@ -147,13 +147,13 @@ class SamuelDataModule(pl.LightningDataModule):
         self.test_set: LatentCrops | None = None
 
     def prepare_data(self) -> None:
-        from samuel_pl.data.encode import ensure_cache
+        from samuel_pl.data.cache_build import ensure_cache
 
         ensure_cache(self.config)
 
     def setup(self, stage: str | None = None) -> None:
         if self.cache is None:
-            from samuel_pl.data.encode import ensure_cache
+            from samuel_pl.data.cache_build import ensure_cache
 
             self.cache = ensure_cache(self.config)
         d = self.config.data

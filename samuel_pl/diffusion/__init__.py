@@ -2,6 +2,7 @@
 
 from samuel_pl.diffusion.guidance import CFGDenoiser, InpaintDenoiser
 from samuel_pl.diffusion.multistep import sample_dpmpp_3m, sample_unipc
+from samuel_pl.diffusion.noise_schedule import CosineSchedule, cosine_betas
 from samuel_pl.diffusion.objective import (
     LOSS_WEIGHTS,
     LossOutput,
@@ -35,7 +36,6 @@ from samuel_pl.diffusion.samplers import (
     sampler_timesteps,
     sampling_timesteps,
 )
-from samuel_pl.diffusion.schedule import CosineSchedule, cosine_betas
 
 __all__ = [
     "LOSS_WEIGHTS",

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.objective import v_from_x0_xt
 from samuel_pl.diffusion.samplers import ModelFn
-from samuel_pl.diffusion.schedule import CosineSchedule
 
 Denoiser = Callable[..., Tensor]
 

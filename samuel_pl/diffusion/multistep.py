@@ -36,7 +36,7 @@ import math
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion.schedule import CosineSchedule
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.solver_base import (
     ModelFn,
     StepCallback,

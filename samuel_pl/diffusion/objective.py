@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from samuel_pl.diffusion.schedule import CosineSchedule
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 
 LOSS_WEIGHTS = ("none", "min_snr", "reference")
 

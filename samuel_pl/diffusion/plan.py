@@ -15,8 +15,8 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.samplers import SPACING_CHOICES, SamplerSpec, get_sampler
-from samuel_pl.diffusion.schedule import CosineSchedule
 from samuel_pl.diffusion.solver_base import ModelFn, StepCallback
 from samuel_pl.errors import SamuelError
 

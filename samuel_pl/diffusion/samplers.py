@@ -30,7 +30,7 @@ from samuel_pl.diffusion.multistep import (
     sample_unipc_bh1,
     sample_unipc_bh2,
 )
-from samuel_pl.diffusion.schedule import CosineSchedule
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.solver_base import (
     ModelFn,
     StepCallback,

@@ -7,9 +7,9 @@ row, and the figures they give), ``controls`` (control rows), ``validate`` (Cohe
 ground truth against each control), ``table`` (table.md).
 """
 
-from samuel_pl.evaluation.runner import evaluate, generate_all
+from samuel_pl.evaluation.metric_validity import validate_markdown, validation
+from samuel_pl.evaluation.suite_runner import evaluate, generate_all
 from samuel_pl.evaluation.table import table_markdown, write_result
-from samuel_pl.evaluation.validate import validate_markdown, validation
 
 __all__ = [
     "evaluate",

@@ -1,7 +1,7 @@
 """Control rows: accompaniments that are wrong in one known way, made from the real ones.
 
 A metric earns its place only if the ground truth beats each control it should see through
-(``samuel_pl.evaluation.validate``). The controls, as generators (``generate(vocals, sr,
+(``samuel_pl.evaluation.metric_validity``). The controls, as generators (``generate(vocals, sr,
 song_id) -> (1, N)``):
 
 - ``random_pairing`` (shuffled): another song's real accompaniment (right style, wrong song);

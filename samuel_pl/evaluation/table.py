@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from samuel_pl.evaluation.examples import examples_markdown
-from samuel_pl.evaluation.validate import validate_markdown
+from samuel_pl.evaluation.metric_validity import validate_markdown
 from samuel_pl.files import write_json, write_text
 
 # Headline columns, in this order after params/rtf and the Frechet distances; every other

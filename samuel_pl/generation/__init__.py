@@ -1,9 +1,9 @@
 """Generation: checkpoint + codec + sampler -> accompaniment audio for vocals of any length."""
 
 from samuel_pl.generation.accompanist import Accompanist, Generation, SilentVocalsWarning
+from samuel_pl.generation.batch import list_inputs, plan_batch
 from samuel_pl.generation.device import STAGES, StageHook, resolve_device
-from samuel_pl.generation.files import list_inputs, plan_batch
-from samuel_pl.generation.mix import mix_tracks, safe_peak
+from samuel_pl.generation.output_gain import mix_tracks, safe_peak
 from samuel_pl.generation.planning import Windowing, frames_needed
 from samuel_pl.generation.windows import (
     WindowPlan,

@@ -31,7 +31,7 @@ from samuel_pl.codecs.vocoder import resolve_vocoder
 from samuel_pl.diffusion import CFGDenoiser, SamplingPlan
 from samuel_pl.errors import AudioError, SamuelError
 from samuel_pl.generation.device import STAGES, StageHook, resolve_device, timed
-from samuel_pl.generation.mix import PEAK_CEILING, mix_tracks, safe_peak
+from samuel_pl.generation.output_gain import PEAK_CEILING, mix_tracks, safe_peak
 from samuel_pl.generation.planning import Windowing, frames_needed
 from samuel_pl.generation.windows import ModelFn, WindowPlan, sample_windows
 from samuel_pl.lit import LitSamuel

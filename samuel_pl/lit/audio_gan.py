@@ -24,7 +24,7 @@ from torchmetrics.audio import ScaleInvariantSignalDistortionRatio
 
 from samuel_pl.config import FitConfig
 from samuel_pl.errors import NonFiniteError
-from samuel_pl.lit.schedule import warmup_cosine
+from samuel_pl.lit.lr_schedule import warmup_cosine
 from samuel_pl.nn.discriminator import (
     MultiScaleSTFTDiscriminator,
     feature_matching_loss,

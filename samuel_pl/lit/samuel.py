@@ -22,7 +22,7 @@ from samuel_pl.diffusion import (
     training_loss,
 )
 from samuel_pl.errors import NonFiniteError, SamuelError
-from samuel_pl.lit.schedule import warmup_cosine
+from samuel_pl.lit.lr_schedule import warmup_cosine
 from samuel_pl.nn import EMA, SamuelUNet
 
 

@@ -9,10 +9,10 @@ from samuel_pl.nn.attention_local import (
     window_mask,
     window_offsets,
 )
+from samuel_pl.nn.attention_mixing import MIX_SCHEDULES, TimestepMixer
 from samuel_pl.nn.blocks import Downsample, ResBlock, Upsample
 from samuel_pl.nn.ema import EMA
 from samuel_pl.nn.embeddings import TimeEmbedding, sinusoidal_embedding
-from samuel_pl.nn.mixing import MIX_SCHEDULES, TimestepMixer
 from samuel_pl.nn.rope import RotaryEmbedding, rotate_half
 from samuel_pl.nn.unet import SamuelUNet, parameter_table
 

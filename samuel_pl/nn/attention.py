@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from samuel_pl.nn.attention_global import global_attention, merge_heads, split_heads
 from samuel_pl.nn.attention_local import local_attention
-from samuel_pl.nn.mixing import TimestepMixer
+from samuel_pl.nn.attention_mixing import TimestepMixer
 from samuel_pl.nn.rope import RotaryEmbedding
 
 
@@ -20,7 +20,7 @@ class SoftAlignmentAttention(nn.Module):
         channels: C of x and context.
         heads: attention heads (C divisible by heads, C / heads even for RoPE).
         window: local window W in frames.
-        mix_schedule: see :class:`~samuel_pl.nn.mixing.TimestepMixer`.
+        mix_schedule: see :class:`~samuel_pl.nn.attention_mixing.TimestepMixer`.
         train_steps: T_train (for the tau mixes).
         time_dim: time-embedding width (learned mix).
         groups: GroupNorm groups of the input norms.

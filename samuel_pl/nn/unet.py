@@ -34,7 +34,7 @@ class SamuelUNet(nn.Module):
         channels: width of each U-Net level; the last is the bottleneck.
         time_dim, time_hidden: sinusoidal time embedding width (and MLP output), MLP hidden width.
         heads, window: attention heads; local attention window in frames.
-        mix_schedule: local/global mixing (:data:`~samuel_pl.nn.mixing.MIX_SCHEDULES`).
+        mix_schedule: local/global mixing (:data:`~samuel_pl.nn.attention_mixing.MIX_SCHEDULES`).
         groups, dropout: GroupNorm groups; dropout inside residual blocks.
         blocks_per_level: residual blocks per U-Net level.
         cond_concat: also concatenate the vocal latent with x_t at the input conv.

@@ -245,7 +245,7 @@ def _pareto_section(
 
 def _mixing_curve(client: Any, run: RunRecord, tmp: Path) -> dict[str, Any] | None:
     """The run's logged weights (sweeps), else its checkpoint's, else the configured schedule."""
-    from samuel_pl.generation import mixing_weights
+    from samuel_pl.generation import attention_mixing_weights
 
     got = download_artifact(client, run.run_id, "mixing/weights.json", tmp / run.run_id)
     if got is not None:
@@ -253,10 +253,10 @@ def _mixing_curve(client: Any, run: RunRecord, tmp: Path) -> dict[str, Any] | No
     ckpt = Path(run.tags.get("run_dir", "")) / "checkpoints" / "last.ckpt"
     if run.tags.get("run_dir") and ckpt.is_file():
         try:
-            return mixing_weights.from_checkpoint(ckpt)
+            return attention_mixing_weights.from_checkpoint(ckpt)
         except Exception:  # noqa: BLE001 - an unreadable checkpoint: use the config
             pass
-    return mixing_weights.from_params(run.params)
+    return attention_mixing_weights.from_params(run.params)
 
 
 def _mixing_section(

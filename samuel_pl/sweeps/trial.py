@@ -164,7 +164,7 @@ def run_trial(spec: SweepConfig, trial: Trial, parent_id: str, out: Path) -> Out
 def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) -> Outcome:
     from samuel_pl.config import load_config
     from samuel_pl.config.suite import SuiteConfig
-    from samuel_pl.generation import mixing_weights
+    from samuel_pl.generation import attention_mixing_weights
     from samuel_pl.training import fit
 
     cfg = trial_config(spec, trial, out)
@@ -184,7 +184,8 @@ def _run(spec: SweepConfig, trial: Trial, parent_id: str, out: Path, t0: float) 
         if summary.get(name) is not None:
             metrics[f"fit/{name}"] = float(summary[name])
     weights = write_json(
-        run_dir / "mixing" / "weights.json", mixing_weights.from_checkpoint(summary["checkpoint"])
+        run_dir / "mixing" / "weights.json",
+        attention_mixing_weights.from_checkpoint(summary["checkpoint"]),
     )
     upload_file(client, run_id, weights, "mixing")
     if spec.suite:

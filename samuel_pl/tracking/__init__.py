@@ -3,7 +3,7 @@ create), run records and search, what goes into and out of one run (run_io), ran
 seeds, evaluation runs. Other packages pass the client handle along; only tracking/ calls it."""
 
 from samuel_pl.tracking.experiments import client_for, ensure_experiment, experiment_id
-from samuel_pl.tracking.mlflow_utils import (
+from samuel_pl.tracking.mlflow_logger import (
     git_commit,
     log_artifact,
     make_logger,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from samuel_pl.tracking.experiments import client_for, ensure_experiment
-from samuel_pl.tracking.mlflow_utils import (
+from samuel_pl.tracking.mlflow_logger import (
     git_commit,
     normalise_uri,
     read_run_record,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from samuel_pl.errors import SamuelError
-from samuel_pl.tracking.mlflow_utils import artifact_location
+from samuel_pl.tracking.mlflow_logger import artifact_location
 
 
 def client_for(uri: str) -> Any:

@@ -2,8 +2,8 @@
 Trainer, summary.json.
 
 The same run-folder, resume (``resume=auto``) and tracking conventions as the diffusion job
-(:mod:`samuel_pl.training.fit`); the summary names how to use the checkpoint (``codec.type=vae
-codec.path=...`` or ``codec.vocoder=...``).
+(:mod:`samuel_pl.training.fit_diffusion`); the summary names how to use the checkpoint
+(``codec.type=vae codec.path=...`` or ``codec.vocoder=...``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from samuel_pl.lit.vae import LitAudioVAE
 from samuel_pl.lit.vocoder import LitVocoder
 from samuel_pl.tracking import normalise_uri
 from samuel_pl.training.run import is_rank_zero, prepare_run_dir, run_logger, shared_run
-from samuel_pl.training.summary import MetricHistory, build_summary, finish_run
+from samuel_pl.training.run_summary import MetricHistory, build_summary, finish_run
 from samuel_pl.training.trainer import build_trainer, checkpoint_callbacks
 
 

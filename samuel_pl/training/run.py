@@ -1,6 +1,6 @@
 """Run folder, resume and the MLflow logger shared by every training job.
 
-Both jobs (diffusion: :mod:`samuel_pl.training.fit`, audio VAE:
+Both jobs (diffusion: :mod:`samuel_pl.training.fit_diffusion`, audio VAE:
 :mod:`samuel_pl.training.fit_audio`) follow the same conventions: ``runs/<name>-<timestamp>/``
 with config.yaml, checkpoints/ (atomic writes, stale temporaries removed), mlflow_run.json and
 summary.json; ``resume=auto`` continues the newest run of the same name in the same MLflow run;
@@ -19,7 +19,7 @@ from typing import Any
 from samuel_pl.config import ConfigError, FitConfig, to_yaml
 from samuel_pl.files import ensure_writable_dir, write_text
 from samuel_pl.tracking import git_commit, make_logger, read_run_id, write_run_id
-from samuel_pl.tracking.mlflow_utils import resolve_tracking_uri
+from samuel_pl.tracking.mlflow_logger import resolve_tracking_uri
 from samuel_pl.training.checkpoint_io import remove_stale_temps
 
 RUN_DIR_ENV = "SAMUEL_RUN_DIR"

@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from samuel_pl.config import FitConfig
 from samuel_pl.training.checkpoint_io import AtomicCheckpointIO
-from samuel_pl.training.guard import NonFiniteGuard, PeriodicLast
+from samuel_pl.training.nan_guard import NonFiniteGuard, PeriodicLast
 from samuel_pl.training.progress import step_progress_bar
 
 

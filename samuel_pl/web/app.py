@@ -14,7 +14,7 @@ Routes:
 Errors are JSON ``{"error": message}`` with 400 (bad settings), 403 (another origin), 404,
 408 (stalled upload), 413 (too large or too long), 415 (not an accepted audio file), 421 (a
 Host this server does not answer to) or 503 (queue full). Jobs belong to the browser session
-that created them (see :mod:`samuel_pl.web.guard`).
+that created them (see :mod:`samuel_pl.web.request_guard`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from samuel_pl.errors import SamuelError
-from samuel_pl.web.guard import (
+from samuel_pl.web.jobs import JobQueue, QueueFull
+from samuel_pl.web.limits import Limits, Rejected, format_of, load_vocal, parse_settings
+from samuel_pl.web.render import OUTPUTS, Renderer
+from samuel_pl.web.request_guard import (
     LOOPBACK_HOSTS,
     RequestGuard,
     new_session,
@@ -45,9 +48,6 @@ from samuel_pl.web.guard import (
     session_of,
     set_session,
 )
-from samuel_pl.web.jobs import JobQueue, QueueFull
-from samuel_pl.web.limits import Limits, Rejected, format_of, load_vocal, parse_settings
-from samuel_pl.web.render import OUTPUTS, Renderer
 
 log = logging.getLogger("samuel_pl.web")
 STATIC = Path(__file__).resolve().parent / "static"

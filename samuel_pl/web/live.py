@@ -1,7 +1,7 @@
 """The demo's Live mode: a microphone over a WebSocket through the live engine, chunks back.
 
 ``GET /api/live?latency=1.5&lookahead=0.2`` upgrades to a WebSocket (Host, Origin and the session
-cookie are checked as for every request: :mod:`samuel_pl.web.guard`). Protocol:
+cookie are checked as for every request: :mod:`samuel_pl.web.request_guard`). Protocol:
 
 * server -> client, text: ``{"type": "ready", "sample_rate", "latency", "chunk_s",
   "lookahead_s"}`` first; ``{"type": "end", "summary": {...}}`` last; ``{"type": "error",
@@ -40,7 +40,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from samuel_pl.errors import SamuelError
 from samuel_pl.generation.live import LiveConfig, LiveEngine
 from samuel_pl.generation.live_stream import LiveStream
-from samuel_pl.web.guard import session_of
+from samuel_pl.web.request_guard import session_of
 
 log = logging.getLogger("samuel_pl.web")
 MAX_MESSAGE = 1 << 16  # bytes of PCM per message (~1.5 s at 22 kHz)

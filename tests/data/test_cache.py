@@ -17,7 +17,7 @@ from samuel_pl.config import FitConfig
 from samuel_pl.data import cache as cache_mod
 from samuel_pl.data import sources
 from samuel_pl.data.cache import LatentCache
-from samuel_pl.data.encode import build_cache
+from samuel_pl.data.cache_build import build_cache
 from samuel_pl.data.sources import Song
 from samuel_pl.errors import DataError
 

@@ -6,8 +6,8 @@ import math
 
 import torch
 
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.objective import training_loss
-from samuel_pl.diffusion.schedule import CosineSchedule
 
 
 def _masks(prob: float, n: int = 4000, frames: int = 16) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from samuel_pl.diffusion.schedule import CosineSchedule
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 
 
 def formula_alpha_bar(steps: int = 800, s: float = 0.008) -> list[float]:

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.objective import (
     eps_from_v,
     loss_weight,
@@ -15,7 +16,6 @@ from samuel_pl.diffusion.objective import (
     v_from_x0_eps,
     x0_from_v,
 )
-from samuel_pl.diffusion.schedule import CosineSchedule
 
 
 def test_v_recovers_x0_and_eps_at_every_step_float64() -> None:

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.samplers import (
     SAMPLERS,
     SPACINGS,
@@ -16,7 +17,6 @@ from samuel_pl.diffusion.samplers import (
     sampler_timesteps,
     sampling_timesteps,
 )
-from samuel_pl.diffusion.schedule import CosineSchedule
 
 SCHED = CosineSchedule(800)
 W = torch.tensor([0.3, 0.7], dtype=torch.float64)

@@ -17,7 +17,7 @@ from samuel_pl.evaluation.controls import (
     build_controls,
     triad_midis,
 )
-from samuel_pl.evaluation.validate import validate_markdown, validation
+from samuel_pl.evaluation.metric_validity import validate_markdown, validation
 from samuel_pl.metrics.alignment import cqt_chroma
 
 SR = 22050

@@ -2,7 +2,7 @@
 the metric objects ran it (issue 19).
 
 ``parity_expected.json`` beside this file holds what ``evaluate()`` returned at commit 1498f2c
-(``samuel_pl/evaluation/runner.py`` with ``_fd_metrics``, ``SongScorer`` and ``_aesthetics``),
+(``samuel_pl/evaluation/suite_runner.py`` with ``_fd_metrics``, ``SongScorer`` and ``_aesthetics``),
 for the input built below: 3 synthetic songs of 4.5 s, one generator row ("noisy": the real
 accompaniment at 0.8 plus seeded noise) and every control row, metrics fd (mel), alignment,
 harmony, efficiency and aesthetics (a stand-in audiobox model, weights seeded). It was written
@@ -117,7 +117,7 @@ def _fake_aesthetics(folder: Path) -> tuple[dict[str, types.ModuleType], Path]:
 
 def run_suite(out: Path, patch: Any) -> dict[str, Any]:
     """``evaluate()`` on the synthetic songs; ``patch(obj, name, value)`` swaps attributes."""
-    from samuel_pl.evaluation import runner
+    from samuel_pl.evaluation import suite_runner
 
     pairs = [_song(i) for i in range(SONGS)]
     vocals = {f"song{i}": v for i, (v, _) in enumerate(pairs)}
@@ -125,14 +125,14 @@ def run_suite(out: Path, patch: Any) -> dict[str, Any]:
     mods, ckpt = _fake_aesthetics(out.parent)
     for name, mod in mods.items():
         patch(sys.modules, name, mod)
-    patch(runner, "load_clips", lambda suite: (vocals, refs))
-    patch(runner, "build_generators", lambda *a, **k: [_Noisy(refs)])
+    patch(suite_runner, "load_clips", lambda suite: (vocals, refs))
+    patch(suite_runner, "build_generators", lambda *a, **k: [_Noisy(refs)])
     suite = SuiteConfig(
         name="parity", seed=1, clip_seconds=SECONDS, sample_rate=SR, bootstrap=50,
         metrics=["fd", "alignment", "harmony", "efficiency", "aesthetics"],
         controls=True, embedders=["mel"], aesthetics_checkpoint=str(ckpt),
     )  # fmt: skip
-    return runner.evaluate(suite, None, out, progress=False)
+    return suite_runner.evaluate(suite, None, out, progress=False)
 
 
 # control rows added after the expected file was written (issue 26): left out of the comparison

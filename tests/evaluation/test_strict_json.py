@@ -10,7 +10,7 @@ import pytest
 
 from samuel_pl.config.suite import SuiteConfig
 from samuel_pl.evaluation import validation
-from samuel_pl.evaluation.runner import _result
+from samuel_pl.evaluation.suite_runner import _result
 from samuel_pl.evaluation.table import write_result
 
 ROLES = {

@@ -15,7 +15,7 @@ import soundfile as sf
 
 from samuel_pl.cli.main import main
 from samuel_pl.errors import SamuelError
-from samuel_pl.generation.files import pending, plan_batch
+from samuel_pl.generation.batch import pending, plan_batch
 
 FAST = ["--sampler", "ddim", "--steps", "2", "--quiet", "--device", "cpu"]
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from samuel_pl.config.schema import ModelConfig
-from samuel_pl.diffusion.schedule import CosineSchedule
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.nn.unet import SamuelUNet
 
 PAPER_PARAMS = 15_571_904  # SPEC.md: the reference code's parameter count

@@ -100,7 +100,7 @@ def test_vggish_weights_are_loaded_weights_only(tmp_path: Path) -> None:
 
 def test_latent_cache_refuses_pickled_arrays(debug_overrides: list[str], tmp_path: Path) -> None:
     from samuel_pl.config import load_config
-    from samuel_pl.data.encode import ensure_cache
+    from samuel_pl.data.cache_build import ensure_cache
 
     cache = ensure_cache(load_config(DEBUG_YAML, debug_overrides))
     song = cache.songs()[0]

@@ -27,7 +27,7 @@ def failing_schedule_accepted() -> Iterator[None]:
     from samuel_pl.config import ModelConfig
     from samuel_pl.config.checks import one_of
     from samuel_pl.config.validate import RULES
-    from samuel_pl.nn.mixing import MIX_SCHEDULES
+    from samuel_pl.nn.attention_mixing import MIX_SCHEDULES
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(RULES[ModelConfig], "mix_schedule", one_of(*MIX_SCHEDULES, FAILING))

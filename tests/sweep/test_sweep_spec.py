@@ -39,7 +39,7 @@ def test_shipped_sweeps_validate() -> None:
 
 
 def test_soft_attention_sweep_covers_every_schedule() -> None:
-    from samuel_pl.nn.mixing import MIX_SCHEDULES
+    from samuel_pl.nn.attention_mixing import MIX_SCHEDULES
 
     spec = load_sweep(REPO / "experiments" / "sweeps" / "soft_attention.yaml")
     trials = expand(spec)

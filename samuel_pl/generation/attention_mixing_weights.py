@@ -34,8 +34,8 @@ def from_params(params: dict[str, str], points: int = 101) -> dict[str, Any] | N
     """Weights of a configured (not learned) schedule from a run's params, else None."""
     import torch
 
-    from samuel_pl.diffusion.schedule import CosineSchedule
-    from samuel_pl.nn.mixing import MIX_SCHEDULES, TimestepMixer
+    from samuel_pl.diffusion.noise_schedule import CosineSchedule
+    from samuel_pl.nn.attention_mixing import MIX_SCHEDULES, TimestepMixer
 
     schedule = params.get("model.mix_schedule", "")
     if schedule not in MIX_SCHEDULES or schedule == "learned":

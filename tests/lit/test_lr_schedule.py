@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from samuel_pl.lit.schedule import warmup_cosine
+from samuel_pl.lit.lr_schedule import warmup_cosine
 
 
 def test_warmup_is_linear_then_cosine_reaches_floor() -> None:

@@ -16,7 +16,7 @@ from samuel_pl.config import FitConfig
 from samuel_pl.files import write_json
 from samuel_pl.plots import curves
 from samuel_pl.tracking import log_artifact
-from samuel_pl.tracking.mlflow_utils import run_url
+from samuel_pl.tracking.mlflow_logger import run_url
 
 
 class MetricHistory(pl.Callback):

@@ -32,7 +32,7 @@ from samuel_pl.training.run import (
     shared_run,
     temporary_env,
 )
-from samuel_pl.training.summary import MetricHistory, build_summary, finish_run
+from samuel_pl.training.run_summary import MetricHistory, build_summary, finish_run
 from samuel_pl.training.trainer import (
     build_strategy,
     build_trainer,

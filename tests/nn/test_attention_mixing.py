@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from samuel_pl.diffusion.schedule import CosineSchedule
-from samuel_pl.nn.mixing import TimestepMixer
+from samuel_pl.diffusion.noise_schedule import CosineSchedule
+from samuel_pl.nn.attention_mixing import TimestepMixer
 
 T_TRAIN = 800
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from samuel_pl.training.summary import MetricHistory, build_summary
+from samuel_pl.training.run_summary import MetricHistory, build_summary
 
 
 def _trainer() -> SimpleNamespace:
