@@ -261,3 +261,72 @@ def test_cycle_check_finds_a_lazy_circle() -> None:
         "samuel_pl.codecs.base": "import samuel_pl.codecs.mel\n",
     }
     assert _cycles(_import_graph(sources)) == [["samuel_pl.codecs.mel", "samuel_pl.codecs.vocoder"]]
+
+
+# A file name says what it holds, and one name means one thing: two modules under samuel_pl/
+# share a basename only when they are the same concept. Each exception names its exact paths.
+COMMANDS = ENTRY_POINTS - {"__init__", "__main__"}
+SAME_CONCEPT = {
+    # Python's package markers and `python -m` entry points.
+    "__init__": "package marker",
+    "__main__": "`python -m samuel_pl` / `python -m samuel_pl.data`: both run the CLI",
+    # One model seen from each layer: its config section, its LightningModule, its codec or
+    # baseline wrapper; the package says which side (config/, lit/, codecs/, baselines/).
+    "vae": "the Oobleck-style audio VAE: config section, LightningModule, codec",
+    "vocoder": "the mel codec's vocoder: config section, LightningModule, codec-side loader",
+    "samuel": "the SAMUeL denoiser: LightningModule, and the same model as a baseline generator",
+    # Each plugin package's interface (the protocol its members implement).
+    "base": "the package's protocol: Generator (baselines), LatentCodec (codecs), Metric (metrics)",
+}
+SAME_CONCEPT_PATHS = {
+    "__main__": {"__main__.py", "data/__main__.py"},
+    "vae": {"config/vae.py", "lit/vae.py", "codecs/vae.py"},
+    "vocoder": {"config/vocoder.py", "lit/vocoder.py", "codecs/vocoder.py"},
+    "samuel": {"lit/samuel.py", "baselines/samuel.py"},
+    "base": {"baselines/base.py", "codecs/base.py", "metrics/base.py"},
+}
+# `python -m samuel_pl.<cmd>` (samuel_pl/<cmd>.py) and the command it runs (cli/<cmd>.py).
+SAME_CONCEPT_PATHS |= {c: {f"{c}.py", f"cli/{c}.py"} for c in COMMANDS}
+
+
+def _shared_basenames(paths: list[str]) -> dict[str, set[str]]:
+    """Basenames held by more than one module, each with its paths (relative to samuel_pl/)."""
+    by_name: dict[str, set[str]] = {}
+    for p in paths:
+        by_name.setdefault(Path(p).stem, set()).add(p)
+    return {name: ps for name, ps in by_name.items() if len(ps) > 1}
+
+
+def _unexplained(shared: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for name, paths in sorted(shared.items()):
+        if name == "__init__":
+            continue
+        if name not in SAME_CONCEPT_PATHS and name not in COMMANDS:
+            bad.append(f"{name}.py: {sorted(paths)} (rename so the name says what each holds)")
+        elif paths != SAME_CONCEPT_PATHS[name]:
+            bad.append(
+                f"{name}.py: {sorted(paths)}, allowed only {sorted(SAME_CONCEPT_PATHS[name])}"
+            )
+    return bad
+
+
+def test_one_name_means_one_thing() -> None:
+    paths = [p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py")]
+    assert _unexplained(_shared_basenames(paths)) == []
+    assert set(SAME_CONCEPT_PATHS) - set(COMMANDS) <= set(SAME_CONCEPT), "justify each exception"
+    for cmd in COMMANDS:  # a command's top-level module is only its shim
+        shim = (PKG / f"{cmd}.py").read_text(encoding="utf-8")
+        assert f'run_module("{cmd}")' in shim and len(shim.splitlines()) <= 8, cmd
+
+
+def test_basename_check_catches_a_shared_name() -> None:
+    shared = _shared_basenames(["jobs/summary.py", "cli/summary.py", "summary.py", "a/x.py"])
+    assert _unexplained(shared) == [
+        "summary.py: ['cli/summary.py', 'jobs/summary.py', 'summary.py'],"
+        " allowed only ['cli/summary.py', 'summary.py']"
+    ]
+    assert _unexplained(_shared_basenames(["server/check.py", "jobs/check.py"])) == [
+        "check.py: ['jobs/check.py', 'server/check.py'] (rename so the name says what each holds)"
+    ]
+    assert _unexplained(_shared_basenames(["__init__.py", "nn/__init__.py", "vae.py"])) == []
