@@ -51,7 +51,7 @@ def _stream(vocals: list[Any], seconds: float, sr: int) -> Any:
 def timing(ckpt: str, stream: Any, sr: int, latency: float, lookahead: float) -> dict[str, Any]:
     import numpy as np
 
-    from samuel_pl.generation.live import LiveConfig, LiveEngine
+    from samuel_pl.generation.live_engine import LiveConfig, LiveEngine
     from samuel_pl.generation.live_stream import LiveStream, play_realtime
 
     engine = LiveEngine.from_checkpoint(ckpt, LiveConfig(latency=latency, lookahead=lookahead))
@@ -87,7 +87,7 @@ def harmony(ckpt: str, clips: dict[str, Any], sr: int, lookahead: float, boot: i
     import numpy as np
 
     from samuel_pl.generation import Accompanist
-    from samuel_pl.generation.live import LiveConfig, LiveEngine
+    from samuel_pl.generation.live_engine import LiveConfig, LiveEngine
     from samuel_pl.metrics.harmony import analyse_vocal, harmonic_fit
 
     acc = Accompanist.from_checkpoint(ckpt, "cpu")

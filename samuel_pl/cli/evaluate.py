@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         t = suite.tracking
         t.uri = resolve_tracking_uri(t.uri, t.fallback, out)
     result = evaluate(suite, args.ckpt, out)
-    from samuel_pl.reports.examples import write_examples_page
+    from samuel_pl.reports.examples_page import write_examples_page
 
     page = write_examples_page(out, result)
     print(table_markdown(result))

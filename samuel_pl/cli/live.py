@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from samuel_pl.audio import convert_channels, read_audio, write_audio
     from samuel_pl.generation import mix_tracks, resolve_device, safe_peak
-    from samuel_pl.generation.live import LiveConfig, LiveEngine
+    from samuel_pl.generation.live_engine import LiveConfig, LiveEngine
     from samuel_pl.generation.live_stream import (
         LiveStream,
         listener_audio,

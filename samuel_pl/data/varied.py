@@ -1,7 +1,7 @@
 """The varied demo set: several corpora, SoundFonts, keys, tempi and rooms, plus a held-out style.
 
 ``varied``: Bach chorales, string quartets and chamber music/songs of the music21 corpus
-(:data:`~samuel_pl.data.scores.GROUPS` but the held-out group), each song rendered with one of
+(:data:`~samuel_pl.data.score_corpus.GROUPS` but the held-out group), each song rendered with one of
 :data:`TRAIN_SOUNDFONTS`, a drawn key (transposed at render time) and tempo, GM programs drawn
 from families that fit each part's role (bass / inner; the melody with one of
 :data:`VOCAL_PROGRAMS`), humanised velocities and onsets, a tilt EQ and a synthetic room. Splits
@@ -9,7 +9,7 @@ are by tune (chorales) or by movement (excerpts of one movement stay together).
 ``varied_heldout``: the held-out style for transfer figures: the :data:`HELD_OUT_GROUP` pieces
 rendered with :data:`HELD_OUT_SOUNDFONT`, never used by ``varied``; every song is ``test``.
 Same folder layout and manifest as :mod:`samuel_pl.data.demo`; resumable; seeded per song id.
-Palestrina and Monteverdi are reserved and never planned (:mod:`samuel_pl.data.scores`).
+Palestrina and Monteverdi are reserved and never planned (:mod:`samuel_pl.data.score_corpus`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from samuel_pl.data.chorales import load_piece
 from samuel_pl.data.demo import PEAK, SAMPLE_RATE, TAIL_S, _done, write_song
-from samuel_pl.data.scores import GROUPS, group_paths, load_excerpt, score_id
+from samuel_pl.data.score_corpus import GROUPS, group_paths, load_excerpt, score_id
 from samuel_pl.data.splits import split_groups
 from samuel_pl.data.synth import Renderer, TimedNote, default_soundfont
 from samuel_pl.data.tunes import load_tunes, tune_labels

@@ -30,7 +30,7 @@ from samuel_pl.config import ConfigError
 from samuel_pl.config.suite import SuiteConfig
 from samuel_pl.data.clips import load_clips
 from samuel_pl.evaluation.controls import build_controls
-from samuel_pl.evaluation.examples import write_examples
+from samuel_pl.evaluation.example_clips import write_examples
 from samuel_pl.evaluation.metric_validity import validation
 from samuel_pl.evaluation.scores import FAMILIES, SuiteMetrics
 from samuel_pl.evaluation.table import write_result

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from samuel_pl.evaluation.examples import examples_markdown
+from samuel_pl.evaluation.example_clips import examples_markdown
 from samuel_pl.evaluation.metric_validity import validate_markdown
 from samuel_pl.files import write_json, write_text
 

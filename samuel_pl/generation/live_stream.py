@@ -1,4 +1,4 @@
-"""Real-time driver of :class:`~samuel_pl.generation.live.LiveEngine`: one worker thread, a
+"""Real-time driver of :class:`~samuel_pl.generation.live_engine.LiveEngine`: one worker thread, a
 bounded output queue, deadlines and underruns. The CLI (a file played at real-time pace) and the
 web demo (a microphone over a WebSocket) both feed a :class:`LiveStream`.
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samuel_pl.generation.live import Chunk, LiveEngine
+from samuel_pl.generation.live_engine import Chunk, LiveEngine
 
 Clock = Callable[[], float]
 

@@ -9,7 +9,7 @@ Routes:
     GET  /api/jobs/<id>             the job's state, progress and (when done) result URLs
     GET  /api/jobs/<id>/<file>      accompaniment.wav | mix.wav | spectrogram.png
                                     (``?download=1`` for an attachment)
-    WS   /api/live?latency=&lookahead=   Live mode (web/live.py): vocal PCM in, chunks out
+    WS   /api/live?latency=&lookahead=   Live mode (web/live_socket.py): vocal PCM in, chunks out
 
 Errors are JSON ``{"error": message}`` with 400 (bad settings), 403 (another origin), 404,
 408 (stalled upload), 413 (too large or too long), 415 (not an accepted audio file), 421 (a
@@ -191,8 +191,8 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     acc = getattr(renderer, "acc", None)
-    if acc is not None:  # Live mode: the microphone over a WebSocket (web/live.py)
-        from samuel_pl.web.live import live_route
+    if acc is not None:  # Live mode: the microphone over a WebSocket (web/live_socket.py)
+        from samuel_pl.web.live_socket import live_route
 
         routes.insert(0, live_route(acc.module, acc.codec, acc.device, lim.read_timeout_s))
         info["live"] = {"latency": 1.5, "lookahead": 0.2}

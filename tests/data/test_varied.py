@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from samuel_pl.data import scores, varied
+from samuel_pl.data import score_corpus as scores
+from samuel_pl.data import varied
 from samuel_pl.data.chorales import Note, PartNotes, Piece
 from samuel_pl.errors import DataError
 

@@ -9,7 +9,7 @@ import torch
 from samuel_pl.codecs import build_codec
 from samuel_pl.config.loader import load_config
 from samuel_pl.errors import SamuelError
-from samuel_pl.generation.live import LiveConfig, LiveEngine
+from samuel_pl.generation.live_engine import LiveConfig, LiveEngine
 from samuel_pl.generation.live_stream import (
     LiveStream,
     listener_audio,

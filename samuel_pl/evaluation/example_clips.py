@@ -1,7 +1,7 @@
 """Listen and look: for the first songs of a suite, the vocal, each generator's accompaniment and
 the real one as clips, and one spectrogram picture per song (one colour scale for every panel),
 written to ``<out>/examples/``. ``table.md`` links them; the evaluate command renders them as
-``examples.html`` with audio players (:mod:`samuel_pl.reports.examples`)."""
+``examples.html`` with audio players (:mod:`samuel_pl.reports.examples_page`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``examples.html`` of an evaluation: each example song's spectrogram picture and ``<audio>``
 players linked relative to the evaluation folder (the clips of
-:func:`samuel_pl.evaluation.examples.write_examples`)."""
+:func:`samuel_pl.evaluation.example_clips.write_examples`)."""
 
 from __future__ import annotations
 

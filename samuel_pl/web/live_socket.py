@@ -38,7 +38,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from samuel_pl.errors import SamuelError
-from samuel_pl.generation.live import LiveConfig, LiveEngine
+from samuel_pl.generation.live_engine import LiveConfig, LiveEngine
 from samuel_pl.generation.live_stream import LiveStream
 from samuel_pl.web.request_guard import session_of
 
