@@ -1,8 +1,9 @@
 """One sampling plan: the sampler, its timestep grid (built once), the guidance scale and eta,
 resolved once from defaults (a config's ``sampling`` section) plus a call's overrides.
 
-The one home of the sampling settings' rules (:func:`steps_allowed`, :func:`guidance_allowed`:
-the config, the generate command and the web demo ask them) and of resolving the defaults
+The home of resolving the sampling settings and of the guidance rule (:func:`guidance_allowed`;
+the steps rule, :func:`~samuel_pl.diffusion.samplers.steps_allowed`, sits with the grid it
+guards; the config, the generate command and the web demo ask both) and of resolving the defaults
 (:meth:`SamplingPlan.resolve`: LitSamuel.sample, the Accompanist, suites and benchmarks).
 """
 
@@ -16,7 +17,7 @@ import torch
 from torch import Tensor
 
 from samuel_pl.diffusion.noise_schedule import CosineSchedule
-from samuel_pl.diffusion.samplers import SPACING_CHOICES, SamplerSpec, get_sampler
+from samuel_pl.diffusion.samplers import SPACING_CHOICES, SamplerSpec, get_sampler, steps_allowed
 from samuel_pl.diffusion.solver_base import ModelFn, StepCallback
 from samuel_pl.errors import SamuelError
 
@@ -33,15 +34,6 @@ class SamplingDefaults(Protocol):
     cfg: float
     eta: float
     spacing: str
-
-
-def steps_allowed(steps: Any) -> str | None:
-    """None when ``steps`` is a usable sampler step count, else what is allowed."""
-    try:
-        ok = not isinstance(steps, bool) and int(steps) == steps and steps >= 1
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    return None if ok else ">= 1"
 
 
 def guidance_allowed(cfg: Any) -> str | None:

@@ -87,6 +87,16 @@ def grid_start(schedule: CosineSchedule) -> float:
     return float(schedule.t_from_log_snr(torch.tensor(2 * GRID_LAMBDA_MIN, dtype=torch.float64)))
 
 
+def steps_allowed(steps: Any) -> str | None:
+    """None when ``steps`` is a usable sampler step count, else what is allowed (the one rule
+    for steps: the grid, the sampling plan, the config and the web demo ask it)."""
+    try:
+        ok = not isinstance(steps, bool) and int(steps) == steps and steps >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    return None if ok else ">= 1"
+
+
 def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uniform") -> Tensor:
     """Decreasing float64 times (steps,) from :func:`grid_start` to 0, the one home of step
     spacing. The grid starts where lambda = :data:`GRID_LAMBDA_MIN` (t = 795.8 of 800 for the
@@ -95,8 +105,9 @@ def sampling_timesteps(schedule: CosineSchedule, steps: int, spacing: str = "uni
     uniform: evenly spaced in t. log_snr: evenly spaced in lambda = log(alpha_bar/(1-alpha_bar)).
     karras: sigma_i^(1/rho) evenly spaced, sigma = exp(-lambda/2), rho = 7 (EDM, eq. 5).
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    problem = steps_allowed(steps)
+    if problem:
+        raise ValueError(f"steps must be {problem}, got {steps}")
     if spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
     if steps == 1:  # nothing to spread: x0 from x_T at T-1, where N(0, I) is the marginal
