@@ -21,6 +21,12 @@ def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 110) -> Path:
         plt.close(fig)
 
 
+def printable(text: str) -> str:
+    """``text`` with undecodable file-name bytes (surrogate escapes) shown as U+FFFD: a song
+    id from a file name need not be valid UTF-8, and the font renderer refuses such strings."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def spectrogram_panels(
     panels: dict[str, np.ndarray],
     path: str | Path,
@@ -62,12 +68,12 @@ def spectrogram_panels(
             extent=(0.0, t_max, 0, arr.shape[0]),
             interpolation="nearest",
         )
-        ax.set_ylabel(name, fontsize=9)
+        ax.set_ylabel(printable(name), fontsize=9)
         if top_db is not None:
             ax.set_yticks([])
     axes[-1].set_xlabel("seconds" if frame_rate > 0 else "frames", fontsize=9)
     if title:
-        axes[0].set_title(title, fontsize=9)
+        axes[0].set_title(printable(title), fontsize=9)
     fig.tight_layout()
     if top_db is None:
         fig.colorbar(im, ax=list(axes), shrink=0.8)

@@ -33,3 +33,14 @@ def test_renderer_writes_pngs_for_latents_and_audio(tmp_path: Path) -> None:
     for path in (png, mel):
         assert path.read_bytes().startswith(b"\x89PNG")
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_song_id_with_undecodable_file_name_bytes_renders(tmp_path: Path) -> None:
+    """A folder named in Latin-1 gives an id with a surrogate escape ('caf\\udce9'); matplotlib's
+    font renderer refuses it, so titles and labels show U+FFFD instead."""
+    from samuel_pl.plots import mel_spectrograms, printable
+
+    assert printable("caf\udce9 song") == "caf\ufffd song"
+    tone = np.sin(2 * np.pi * 440 * np.arange(4410) / 22050).astype(np.float32)
+    out = mel_spectrograms({"caf\udce9": tone}, 22050, tmp_path / "x.png", "caf\udce9 song")
+    assert out.is_file() and out.stat().st_size > 0

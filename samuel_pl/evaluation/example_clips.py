@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from samuel_pl.audio import write_audio
-from samuel_pl.plots import mel_spectrograms
+from samuel_pl.plots import mel_spectrograms, printable
 
 EXAMPLE_SONGS = 2
 
@@ -53,7 +53,7 @@ def write_examples(
             wav = folder / f"{_safe(song)}_{_safe(name)}.wav"
             write_audio(wav, clip / peak if peak > 1.0 else clip, sample_rate)
             clips[name] = str(wav.relative_to(out))
-        made.append({"song": song, "picture": str(png.relative_to(out)), "clips": clips})
+        made.append({"song": printable(song), "picture": str(png.relative_to(out)), "clips": clips})
     return made
 
 

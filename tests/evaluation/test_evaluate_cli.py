@@ -192,7 +192,7 @@ def test_ground_truth_beats_every_control_on_rendered_songs(
     result = json.loads((out / "metrics.json").read_text())
     assert result["controls"] == [
         "random_pairing", "control_pitch+1", "control_pitch+6", "control_vocal_copy",
-        "control_tonic_triad",
+        "control_tonic_triad", "control_lowpass", "control_griffin_lim",
     ]  # fmt: skip
     per_song, roles = result["per_song"], result["roles"]
     truth = per_song["ground_truth"]
@@ -202,13 +202,14 @@ def test_ground_truth_beats_every_control_on_rendered_songs(
         "pitch+6": ["consonance_share", "consonance_share_no_unison", "key_fit"],
         "vocal_copy": ["consonance_share_no_unison", "consonance_gain_no_unison"],
         "tonic_triad": ["consonance_gain", "consonance_gain_no_unison"],
+        "lowpass": ["hf_share"],  # the energy above 4 kHz is what a 4 kHz low-pass removes
     }
     for role, metrics in beats.items():
         for m in metrics:
             t, c = np.asarray(truth[m]), np.asarray(per_song[roles[role]][m])
             assert len(t) == 2 and (t > c).all(), (role, m, t, c)
     checks = result["validation"]  # d of 2 songs is noise: only its shape is tested here
-    assert set(checks) == set(truth) and all(len(c["d"]) == 5 for c in checks.values())
+    assert set(checks) == set(truth) and all(len(c["d"]) == 7 for c in checks.values())
     table = (out / "table.md").read_text()
     assert "## validate" in table and "| consonance_share_no_unison | harmonic |" in table
     assert "validate: " in capsys.readouterr().out
