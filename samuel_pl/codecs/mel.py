@@ -204,12 +204,9 @@ class MelCodec(LatentCodec):
     def with_vocoder(self, path: str | Path | None) -> MelCodec:
         """Decode with the ``task: vocoder`` checkpoint ``path`` from now on (None or "": with
         Griffin-Lim); refused when it was trained on another codec. Returns self."""
-        if path:
-            from samuel_pl.codecs.vocoder import load_vocoder
+        from samuel_pl.codecs.vocoder import vocoder_for
 
-            self.vocoder = load_vocoder(path, self.latent_fields()).to(self.window.device)
-        else:
-            self.vocoder = None
+        self.vocoder = vocoder_for(path, self.latent_fields(), "mel", self.window.device)
         return self
 
     # -- protocol properties -------------------------------------------------------------------
@@ -347,9 +344,8 @@ class MelCodec(LatentCodec):
         if latent.dim() != 3 or latent.shape[1] != self._n_mels:
             raise ValueError(f"decode expects (B, {self._n_mels}, T), got {tuple(latent.shape)}")
         if self.vocoder is not None and n_iter is None:
-            audio = self.vocoder(latent.float())  # (B, 1, N)
-            if self.vocoder_refine <= 0 or latent.shape[-1] < 2:
-                return audio
-            return self.refine(latent.float(), audio[:, 0], self.vocoder_refine).unsqueeze(1)
+            from samuel_pl.codecs.vocoder import vocode
+
+            return vocode(self.vocoder, latent, self.refine, self.vocoder_refine)  # (B, 1, N)
         mag = self.mel_to_magnitude(latent)  # (B, F, T)
         return self.griffin_lim(mag, n_iter).unsqueeze(1)  # (B, 1, N)

@@ -180,13 +180,10 @@ class PitchedCodec(LatentCodec):
 
     def with_vocoder(self, path: str | Path | None) -> PitchedCodec:
         """Decode with the ``task: vocoder`` checkpoint ``path`` (None or "": Griffin-Lim)."""
-        if path:
-            from samuel_pl.codecs.vocoder import load_vocoder
+        from samuel_pl.codecs.vocoder import vocoder_for
 
-            net = load_vocoder(path, self.latent_fields(), "pitched")
-            self.vocoder = net.to(self._buf("window", 0).device)
-        else:
-            self.vocoder = None
+        device = self._buf("window", 0).device
+        self.vocoder = vocoder_for(path, self.latent_fields(), "pitched", device)
         return self
 
     # -- protocol ------------------------------------------------------------------------------
@@ -356,9 +353,8 @@ class PitchedCodec(LatentCodec):
                 f"decode expects (B, {self.latent_channels}, T), got {tuple(latent.shape)}"
             )
         if self.vocoder is not None and n_iter is None:
-            audio = self.vocoder(latent.float())  # (B, 1, N)
-            if self.vocoder_refine <= 0 or latent.shape[-1] < 2:
-                return audio
-            return self.refine(latent.float(), audio[:, 0], self.vocoder_refine).unsqueeze(1)
+            from samuel_pl.codecs.vocoder import vocode
+
+            return vocode(self.vocoder, latent, self.refine, self.vocoder_refine)  # (B, 1, N)
         length = self.num_samples(latent.shape[-1])
         return self.griffin_lim(self.magnitudes(latent), length, n_iter).unsqueeze(1)

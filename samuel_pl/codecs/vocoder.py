@@ -9,8 +9,12 @@ sample rate, hop, bins or filter spacing would feed it features it never saw).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import torch
+from torch import Tensor
 
 from samuel_pl.codecs.fields import READERS, codec_identity
 from samuel_pl.config.schema import CodecConfig
@@ -69,6 +73,30 @@ def load_vocoder(
         first = str(exc).strip().splitlines()[0]
         raise SamuelError(f"{p}: vocoder weights do not fit its saved sizes ({first})") from None
     return net.eval()
+
+
+def vocoder_for(
+    path: str | Path | None, fields: dict[str, Any], codec_type: str, device: torch.device
+) -> VocosVocoder | None:
+    """A codec's ``with_vocoder``: the checkpoint's vocoder on ``device`` (checked against the
+    codec's ``latent_fields()``), or None (decode with Griffin-Lim) when ``path`` is empty."""
+    if not path:
+        return None
+    return load_vocoder(path, fields, codec_type).to(device)
+
+
+def vocode(
+    vocoder: torch.nn.Module,
+    latent: Tensor,
+    refine: Callable[[Tensor, Tensor, int], Tensor],
+    iters: int,
+) -> Tensor:
+    """A codec's vocoder decode: latent (B, C, T) -> (B, 1, N) by the vocoder, then ``iters``
+    iterations of the codec's ``refine(latent, audio (B, N), iters)`` (none for 0 or T < 2)."""
+    audio = vocoder(latent.float())  # (B, 1, N)
+    if iters <= 0 or latent.shape[-1] < 2:
+        return audio
+    return refine(latent.float(), audio[:, 0], iters).unsqueeze(1)
 
 
 def resolve_vocoder(cfg: CodecConfig, vocoder: str | Path | None) -> CodecConfig:
