@@ -70,21 +70,19 @@ def _run_demo(args: argparse.Namespace) -> int:
         counts = {s: sum(r["split"] == s for r in songs) for s in ("train", "val", "test")}
         print("songs: " + " ".join(f"{k}={v}" for k, v in counts.items()))
         return 0
+    common = {  # what both renderers take
+        "limit": args.limit,
+        "seed": args.seed,
+        "workers": args.workers,
+        "val_fraction": args.val_fraction,
+        "test_fraction": args.test_fraction,
+        "progress": not args.quiet,
+        "parts": not args.no_parts,
+    }
     if args.set != "bach":
         from samuel_pl.data.varied import render_varied
 
-        manifest = render_varied(
-            args.out,
-            args.set,
-            limit=args.limit,
-            seed=args.seed,
-            workers=args.workers,
-            val_fraction=args.val_fraction,
-            test_fraction=args.test_fraction,
-            progress=not args.quiet,
-            parts=not args.no_parts,
-        )
-        return _print_summary(args.out, manifest, t0)
+        return _print_summary(args.out, render_varied(args.out, args.set, **common), t0)
     if args.list:
         ok, bad = list_renderable(workers=args.workers, progress=not args.quiet)
         for pid, reason in bad:
@@ -92,18 +90,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"renderable chorales: {len(ok)} of {len(ok) + len(bad)}")
         print(f"seconds: {time.perf_counter() - t0:.1f}")
         return 0
-    manifest = render_demo(
-        args.out,
-        limit=args.limit,
-        seed=args.seed,
-        backend=args.backend,
-        soundfont=args.soundfont,
-        workers=args.workers,
-        val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
-        progress=not args.quiet,
-        parts=not args.no_parts,
-    )
+    manifest = render_demo(args.out, backend=args.backend, soundfont=args.soundfont, **common)
     return _print_summary(args.out, manifest, t0)
 
 
