@@ -7,11 +7,19 @@ Seconds on one core; no model, no data.
 
     python benchmarks/sampler_oracle.py [--min-steps 5] [--max-steps 25]
     python benchmarks/sampler_oracle.py --contributions log_snr 8 10 13
+    python benchmarks/sampler_oracle.py --variants
 
 ``--contributions SPACING STEPS...`` prints, for DPM-Solver++(2M) on that grid, what each update
 adds to the final error of the family member that sets the worst case (std 2, mean 0,
 x_T = +3): the sampler restarted from the exact state (and exact previous x0 prediction) at
 grid point k, minus restarted at k + 1. The rows sum to the total error.
+
+``--variants`` prints, for order rules that were tried and not kept, where the worst-case error
+of the third-order samplers falls from and its figures at 6, 8, 10, 15 and 25 steps:
+lower-order final updates up to 15, 18 or 20 steps (19 is kept); DPM++(3M) with third-order
+updates only where the step is at most W wide in lambda (DPM++(2M)'s update elsewhere); the
+third-order samplers run as DPM++(2M) on grids where an update they would run at third order
+is wider than W.
 """
 
 from __future__ import annotations
@@ -28,17 +36,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import write_results  # noqa: E402
 
+import samuel_pl.diffusion.multistep as multistep  # noqa: E402
 from samuel_pl.diffusion.gaussian_oracle import (  # noqa: E402
     falls_from,
     gaussian_flow_x0,
     gaussian_v,
     worst_case_error,
 )
-from samuel_pl.diffusion.multistep import multistep_orders  # noqa: E402
+from samuel_pl.diffusion.multistep import dpmpp_taylor_step, multistep_orders  # noqa: E402
 from samuel_pl.diffusion.noise_schedule import CosineSchedule  # noqa: E402
 from samuel_pl.diffusion.samplers import (  # noqa: E402
     SAMPLERS,
     SPACINGS,
+    Sampler,
+    get_sampler,
     sample_dpmpp,
     sampler_timesteps,
 )
@@ -113,13 +124,105 @@ def contributions(spacing: str, steps: int) -> tuple[list[float], list[float], f
     return lams[:-1], shares, outs[0]
 
 
+THIRD_ORDER = ("dpmpp3m", "unipc", "unipc_bh1")
+
+
+def _third_order_updates(name: str, points: int) -> list[int]:
+    """The updates sampler ``name`` runs at third order on a grid of ``points`` points."""
+    if name == "dpmpp3m":
+        return [k for k, o in enumerate(multistep_orders(points - 1, 3)) if o == 3]
+    orders = multistep_orders(points - 1, 2)  # UniPC: its corrector lifts order 2 to 3
+    return [k for k in range(points - 2) if orders[k] == 2]
+
+
+def second_order_if_wide(name: str, width: float) -> Sampler:
+    """Sampler ``name``, run as DPM++(2M) on grids where a third-order update is wider than
+    ``width`` in lambda."""
+    spec = get_sampler(name)
+
+    def fn(model_fn, x_T, schedule, timesteps, **keywords):  # type: ignore[no-untyped-def]
+        lam = (schedule.log_snr(timesteps) / 2).tolist()
+        ks = _third_order_updates(name, len(lam))
+        wide = any(lam[k + 1] - lam[k] > width for k in ks)
+        return (sample_dpmpp if wide else spec.fn)(model_fn, x_T, schedule, timesteps, **keywords)
+
+    return fn  # type: ignore[return-value]
+
+
+def dpmpp3m_capped(width: float) -> Sampler:
+    """DPM++(3M) with its third-order updates only where the step is at most ``width`` wide in
+    lambda, DPM++(2M)'s midpoint update elsewhere."""
+
+    def fn(model_fn, x_T, schedule, timesteps, **keywords):  # type: ignore[no-untyped-def]
+        ts, ab = checked_grid(timesteps, schedule)
+        alpha, sigma, lam = lambda_grid(ab)
+        n = len(ts)
+        orders = multistep_orders(n - 1, 3)
+        x, x0s = x_T, []
+        for k in range(n):
+            x0s = [*x0s[-2:], x0_hat(model_fn, x, ts[k], schedule)]
+            if k == n - 1:
+                return x0s[-1]
+            o, h, ratio = orders[k], lam[k + 1] - lam[k], sigma[k + 1] / sigma[k]
+            if o == 3 and h > width:
+                r = (lam[k] - lam[k - 1]) / h
+                d = (1 + 1 / (2 * r)) * x0s[-1] - (1 / (2 * r)) * x0s[-2]
+                x = ratio * x + (alpha[k + 1] * -math.expm1(-h)) * d
+            else:
+                x = dpmpp_taylor_step(
+                    x, x0s[-o:], lam[k + 1 - o : k + 1], lam[k + 1], ratio, alpha[k + 1]
+                )
+        raise ValueError("empty grid")
+
+    return fn  # type: ignore[return-value]
+
+
+def _variant_line(label: str, name: str, fn: Sampler | None, min_steps: int, max_steps: int) -> str:
+    parts = []
+    for spacing in SPACINGS:
+        errs = {
+            n: worst_case_error(name, spacing, n, SCHED, fn)
+            for n in range(min_steps, max_steps + 1)
+        }
+        figs = "/".join(f"{errs[n]:.3g}" for n in (6, 8, 10, 15, 25) if n in errs)
+        parts.append(f"{spacing} from {falls_from(errs)} ({figs})")
+    return f"{label:28s} {name:9s} " + "; ".join(parts)
+
+
+def variants(min_steps: int, max_steps: int) -> None:
+    """Print the tried order rules (module docstring) next to the kept ones."""
+    for name in THIRD_ORDER:
+        print(_variant_line("kept", name, None, min_steps, max_steps))
+    kept = multistep.LOWER_ORDER_FINAL_BELOW
+    try:
+        for below in (15, 18, 20):
+            multistep.LOWER_ORDER_FINAL_BELOW = below  # fewer updates: up to `below` steps
+            label = f"lower final up to {below} steps"
+            print(_variant_line(label, "dpmpp3m", None, min_steps, max_steps))
+    finally:
+        multistep.LOWER_ORDER_FINAL_BELOW = kept
+    for width in (0.5, 0.75, 1.0, 1.25):
+        label = f"3rd order where h <= {width}"
+        print(_variant_line(label, "dpmpp3m", dpmpp3m_capped(width), min_steps, max_steps))
+    for width in (1.0, 1.1):
+        for name in THIRD_ORDER:
+            label = f"2M if 3rd-order h > {width}"
+            print(
+                _variant_line(label, name, second_order_if_wide(name, width), min_steps, max_steps)
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--min-steps", type=int, default=5)
     parser.add_argument("--max-steps", type=int, default=25)
     parser.add_argument("--contributions", nargs="+", metavar="SPACING_THEN_STEPS")
+    parser.add_argument("--variants", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.variants:
+        variants(args.min_steps, args.max_steps)
+        return 0
     if args.contributions:
         spacing, *counts = args.contributions
         for steps in map(int, counts):

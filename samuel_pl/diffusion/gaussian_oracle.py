@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from samuel_pl.diffusion.noise_schedule import CosineSchedule
-from samuel_pl.diffusion.samplers import get_sampler, sampler_timesteps
+from samuel_pl.diffusion.samplers import Sampler, get_sampler, sampler_timesteps
 
 FAMILY_SD = (0.05, 0.2, 0.5, 1.0, 2.0)
 """Per-channel stds of the worst-case family (the range of z-scored latents and beyond)."""
@@ -51,9 +51,12 @@ def gaussian_flow_x0(
     return mu + math.sqrt(a_0) * sd**2 * z / torch.sqrt(a_0 * sd**2 + 1 - a_0)
 
 
-def family_error(name: str, spacing: str, steps: int, schedule: CosineSchedule) -> Tensor:
+def family_error(
+    name: str, spacing: str, steps: int, schedule: CosineSchedule, fn: Sampler | None = None
+) -> Tensor:
     """Signed error (2, C, 1) of sampler ``name`` against the exact flow for every family member
-    (channel c: N(mu_c, sd_c^2), :func:`family`), x_T = -3 (row 0) and +3 (row 1).
+    (channel c: N(mu_c, sd_c^2), :func:`family`), x_T = -3 (row 0) and +3 (row 1). ``fn``: run
+    this sampler function instead on ``name``'s grid (a variant under study).
 
     A sampler is affine in x_T per channel here (the denoiser is affine in x), so x_T = +-3 is
     the exact worst case over |x_T| <= 3: no seed, no sampling noise.
@@ -62,13 +65,17 @@ def family_error(name: str, spacing: str, steps: int, schedule: CosineSchedule) 
     x_T = torch.tensor([-FAMILY_X_T, FAMILY_X_T], dtype=torch.float64).reshape(2, 1, 1)
     x_T = x_T.expand(2, mu.shape[0], 1).contiguous()
     ts = sampler_timesteps(name, schedule, steps, spacing)
-    out = get_sampler(name)(lambda x, t: gaussian_v(x, t, mu, sd, schedule), x_T, schedule, ts)
+    out = (fn or get_sampler(name))(
+        lambda x, t: gaussian_v(x, t, mu, sd, schedule), x_T, schedule, ts
+    )
     return out - gaussian_flow_x0(x_T, float(ts[0]), mu, sd, schedule)
 
 
-def worst_case_error(name: str, spacing: str, steps: int, schedule: CosineSchedule) -> float:
+def worst_case_error(
+    name: str, spacing: str, steps: int, schedule: CosineSchedule, fn: Sampler | None = None
+) -> float:
     """Max abs error over the Gaussian family and |x_T| <= 3 (:func:`family_error`)."""
-    return float(family_error(name, spacing, steps, schedule).abs().max())
+    return float(family_error(name, spacing, steps, schedule, fn).abs().max())
 
 
 def falls_from(errors: dict[int, float]) -> int:
