@@ -146,8 +146,9 @@ def test_phi_terms_are_the_integrals() -> None:
 
 
 def test_orders_warm_up_and_lower_the_final_steps() -> None:
-    assert multistep_orders(9, 3) == [1, 2, 3, 3, 3, 3, 3, 2, 1]  # < 15 updates: lower final
-    assert multistep_orders(20, 3) == [1, 2] + [3] * 17 + [1]  # first order into t = 0
+    assert multistep_orders(9, 3) == [1, 2, 3, 3, 3, 3, 3, 2, 1]  # < 19 updates: lower final
+    assert multistep_orders(18, 3) == [1, 2] + [3] * 14 + [2, 1]  # 19 steps: still lowered
+    assert multistep_orders(19, 3) == [1, 2] + [3] * 16 + [1]  # 20 steps: first order into t = 0
     assert multistep_orders(4, 2) == [1, 2, 2, 1]
     assert multistep_orders(30, 2) == [1] + [2] * 28 + [1]  # DPM++(2M)'s orders
     assert multistep_orders(1, 3) == [1] and multistep_orders(0, 3) == []

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from samuel_pl.diffusion.gaussian_oracle import gaussian_flow_x0, gaussian_v
 from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.samplers import (
     SAMPLERS,
@@ -89,21 +90,15 @@ def test_gaussian_mixture_moments(name: str, steps: int, kw: dict) -> None:
 
 
 # -- Gaussian data: the probability-flow ODE in closed form ------------------------------------
-# x0 ~ N(mu_d, s_d^2) independently per channel d. With a = alpha_bar(t), x_t ~ N(sqrt(a) mu,
-# a s^2 + 1 - a), the exact denoiser is E[x0 | x_t] = mu + sqrt(a) s^2 (x_t - sqrt(a) mu) /
-# (a s^2 + 1 - a), and the PF-ODE, a monotone map between Gaussian marginals, keeps the
-# standard score z = (x_t - sqrt(a_t) mu) / sqrt(a_t s^2 + 1 - a_t) fixed. A sampler started at
-# x_T (t = T-1) returns the denoiser's x0 at t = 0 of the exact path:
-# mu + sqrt(a_0) s^2 z / sqrt(a_0 s^2 + 1 - a_0). Means reach +-4 (a clamp of x_t to +-3 fails).
+# (samuel_pl.diffusion.gaussian_oracle: the exact denoiser and the exact flow's x0 from x_T.)
+# Means reach +-4 (a clamp of x_t to +-3 fails).
 G_MU = torch.linspace(-4.0, 4.0, 64, dtype=torch.float64)[:, None]  # (C, 1)
 G_SD = torch.linspace(0.2, 1.0, 64, dtype=torch.float64)[:, None]  # (C, 1)
 
 
 def gaussian_denoiser_v(x: torch.Tensor, t: torch.Tensor, mu: torch.Tensor, sd: torch.Tensor):
     """Exact v for Gaussian data N(mu_c, sd_c^2) per channel; x (B, C, T), t (B,), mu/sd (C, 1)."""
-    a = _a(t, x)
-    x0 = mu + a.sqrt() * sd**2 / (a * sd**2 + 1 - a) * (x - a.sqrt() * mu)
-    return (a.sqrt() * x - x0) / (1 - a).sqrt()
+    return gaussian_v(x, t, mu, sd, SCHED)
 
 
 def gaussian_model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -115,10 +110,7 @@ def gaussian_flow_endpoint(
     x_T: torch.Tensor, t_start: float, mu: torch.Tensor = G_MU, sd: torch.Tensor = G_SD
 ) -> torch.Tensor:
     """x0 at t = 0 of the exact flow through x_T at t_start (the grid's first time)."""
-    a_T = float(SCHED.alpha_bar(torch.tensor(t_start, dtype=torch.float64)))
-    a_0 = float(SCHED.alphas_cumprod[0])
-    z = (x_T - math.sqrt(a_T) * mu) / torch.sqrt(a_T * sd**2 + 1 - a_T)
-    return mu + math.sqrt(a_0) * sd**2 * z / torch.sqrt(a_0 * sd**2 + 1 - a_0)
+    return gaussian_flow_x0(x_T, t_start, mu, sd, SCHED)
 
 
 def _gaussian_error(name: str, spacing: str, steps: int) -> float:
