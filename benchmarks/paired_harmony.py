@@ -10,7 +10,9 @@ difference B - A with a 95% bootstrap interval over songs. Writes
     python benchmarks/paired_harmony.py --eval eval/windows --a w128-dpmpp20 \
         --b w1024-dpmpp20 w1024-dpmpp10 [--suite evaluation/suites/windows.yaml]
 
-Rows B may come from another run on the same songs and clips (``--eval-b``). The defaults are
+Rows B may come from another run on the same songs and clips (``--eval-b``; a B row may then
+share A's name, e.g. two checkpoints' ``samuel-...`` rows), and trailing ``key=value`` overrides
+of the suite select its data as the evaluation runs did. The defaults are
 the window-length study of issue 21 (benchmarks/results/window_study.md), whose evaluation run
 is ``python -m samuel_pl.evaluate --suite evaluation/suites/windows.yaml --ckpt CKPT --out
 eval/windows``; without that folder it says so and writes nothing.
@@ -52,6 +54,7 @@ def main() -> int:
     p.add_argument("--suite", default="evaluation/suites/windows.yaml", help="the run's suite")
     p.add_argument("--bootstrap", type=int, default=2000)
     p.add_argument("--name", default="paired_harmony", help="results/<name>.{json,md}")
+    p.add_argument("overrides", nargs="*", help="key=value overrides of the suite (its data)")
     args = p.parse_args()
 
     import numpy as np
@@ -65,12 +68,13 @@ def main() -> int:
     if not (Path(args.eval) / "generated").is_dir():
         print(f"no {args.eval}/generated: run the evaluation first (see --help); no output")
         return 0
-    suite = load_config(args.suite, [], SuiteConfig)
+    suite = load_config(args.suite, list(args.overrides), SuiteConfig)
     vocals, _ = load_clips(suite)
     sr = suite.sample_rate
     eval_b = Path(args.eval_b or args.eval)
-    folders = {args.a: row_folder(Path(args.eval), args.a)}
-    folders.update({r: row_folder(eval_b, r) for r in args.b})
+    # keys: "A" and each B row (a B row may share A's name when it comes from --eval-b)
+    folders = {"A": row_folder(Path(args.eval), args.a)}
+    folders.update({f"B:{r}": row_folder(eval_b, r) for r in args.b})
     scores: dict[str, dict[str, list[float]]] = {r: {k: [] for k in KEYS} for r in folders}
     for song, vocal in vocals.items():
         v = vocal.mean(axis=0)
@@ -86,17 +90,18 @@ def main() -> int:
     for b in args.b:
         row: dict[str, Any] = {"a": args.a, "b": b, "songs": len(vocals)}
         for k in KEYS:
-            d = np.asarray(scores[b][k]) - np.asarray(scores[args.a][k])  # (songs,)
+            d = np.asarray(scores[f"B:{b}"][k]) - np.asarray(scores["A"][k])  # (songs,)
             boots = rng.choice(d, (args.bootstrap, len(d))).mean(axis=1)
             lo, hi = np.percentile(boots, [2.5, 97.5])
-            row[f"{k}_a"] = round(float(np.mean(scores[args.a][k])), 4)
-            row[f"{k}_b"] = round(float(np.mean(scores[b][k])), 4)
+            row[f"{k}_a"] = round(float(np.mean(scores["A"][k])), 4)
+            row[f"{k}_b"] = round(float(np.mean(scores[f"B:{b}"][k])), 4)
             row[f"{k}_diff"] = f"{d.mean():+.4f} [{lo:+.4f}, {hi:+.4f}]"
         rows.append(row)
     meta = {
         "eval": args.eval,
         "eval_b": str(eval_b),
         "suite": args.suite,
+        "overrides": list(args.overrides),
         "bootstrap": args.bootstrap,
         "interval": "95% bootstrap over songs of the per-song difference B - A",
     }
