@@ -210,6 +210,7 @@ def quality_rows(
             "meanstd_sqdist_to_anc800": float(np.mean((meanstd(st) - meanstd(ref)) ** 2)),
             "seconds": secs,
             "fd_mel_vs_test": fd_mel(),
+            "frechet_jackknife": [round(float(v), 5) for v in fd[1:]],  # paired comparisons
         })  # fmt: skip
     best = {
         f"best_spacing_{name}{k}": min(
@@ -230,6 +231,10 @@ def quality_rows(
         if rival is not None:
             key = f"default minus best other at {default[2]} steps {rival}"
             compare[key] = paired_difference(fds[default], fds[rival])
+        for grid in SPACINGS:  # the default's sampler and steps on the other grids
+            other = (default[0], grid, default[2])
+            if other != default and other in fds:
+                compare[f"default minus {other}"] = paired_difference(fds[default], fds[other])
     notes = {
         "quality_ckpt": str(ckpt),
         "quality_ckpt_steps": int(
