@@ -9,18 +9,22 @@ its first steps and extrapolated linearly to 800.
 Quality: a demo-trained model (``--ckpt``; auto: the newest runs/demo-long-* or runs/demo-*
 last.ckpt; else the debug config trained briefly). Every few-step sampler (DPM++(2M), DPM++(3M),
 UniPC (B(h) = h and bh1), DDIM) at 5/8/10/15/25 steps (``--quality-steps``) on each step spacing
-(uniform in t | log-SNR | Karras rho = 7) samples the same vocal crops (the
-checkpoint's crop length, ``--clips-per-song`` consecutive crops from the middle of each test
-song) with the same seeds as ancestral-800, at the checkpoint's guidance scale; reported are the
-Frechet distance between per-frame latent vectors (normalised space) and ancestral-800's, with
-ancestral-800 on other seeds as the noise floor, the squared distance of per-channel mean/std,
-and, for a model trained on the demo set, FD-mel (the evaluation suite's weight-free embedding)
-of the decoded crops against the real accompaniment crops of the test songs. The quality rows
-are also written pivoted (results/sampling_quality.md: Frechet by sampler x spacing x steps, and
-its ratio to the noise floor, the acceptance measure of "equal quality").
+(uniform in t | log-SNR | Karras rho = 7) samples the same vocal crops with the same seeds as the
+ancestral-800 row (the noise floor); reported is the Frechet distance between per-frame latent
+vectors (normalised space) and a reference ancestral-800 draw on other seeds, its ratio to the
+floor with 95% song-jackknife intervals (sampling_stats.py), the squared distance of per-channel
+mean/std, and, for a model trained on the demo set, FD-mel (the evaluation suite's weight-free
+embedding) of the decoded crops against the real accompaniment crops of the test songs. Crops
+(sampling_quality.py): ``--crop-frames`` latent frames (0: the checkpoint's window, shortened to
+the shortest test song, so that every test song counts), up to ``--clips-per-song`` consecutive
+crops from the middle of each; the run prints how many crops and songs it used and which songs
+it skipped. The quality rows are also written pivoted (results/sampling_quality.md: Frechet by
+sampler x spacing x steps, and its ratio to the noise floor, the acceptance measure of "equal
+quality": within 1.5x).
 
     python benchmarks/sampling.py [--quick] [--ckpt CKPT|none] [--threads N] [--skip-speed]
         [--seeds 2] [--quality-steps 5 8 10 15 25] [--samplers dpmpp dpmpp3m ...] [--no-fd-mel]
+        [--crop-frames 0]
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import write_results  # noqa: E402
-
-from samuel_pl.diffusion.samplers import SPACINGS  # noqa: E402
+from sampling_quality import quality_rows  # noqa: E402
+from sampling_stats import BAR, pivot_rows  # noqa: E402
 
 FRAMES, FRAME_RATE = 1024, 44100 / 2048
 CLIP_S = FRAMES / FRAME_RATE  # 47.55 s
@@ -161,155 +165,6 @@ def default_ckpt() -> Path | None:
     return None
 
 
-def test_crops(acc: Any, n: int, per_song: int = 1) -> tuple[list, list]:
-    """(vocal crops, accompaniment crops) ``(1, n)``: ``per_song`` consecutive crops from the
-    middle of each test song of the model's demo data (the evaluation suites' clips); empty for
-    a non-demo model."""
-    from samuel_pl.config.suite import SuiteConfig
-    from samuel_pl.data.clips import load_clips
-
-    if acc.cfg.data.source != "demo":
-        return [], []
-    seconds = per_song * n / acc.sample_rate
-    suite = SuiteConfig(data=acc.cfg.data, split="test", clip_seconds=seconds,
-                        sample_rate=acc.sample_rate)  # fmt: skip
-    vocals, accs = load_clips(suite)
-    cut = [(v[:, i * n : (i + 1) * n], accs[k][:, i * n : (i + 1) * n])
-           for k, v in vocals.items() for i in range(per_song)]  # fmt: skip
-    cut = [(v, a) for v, a in cut if v.shape[-1] == n]
-    return [v for v, _ in cut], [a for _, a in cut]
-
-
-def quality_rows(
-    ckpt: Path,
-    demo: Path | None,
-    quick: bool,
-    per_song: int,
-    fd_mel_rows: bool,
-    n_seeds: int = 2,
-    steps_grid: tuple[int, ...] = QUALITY_STEPS,
-    samplers: tuple[str, ...] = QUALITY_SAMPLERS,
-) -> tuple[list[dict], dict]:
-    """Latent distance of each sampler/spacing/NFE to ancestral-800 on the same vocals and
-    seeds, and FD-mel against the real test accompaniments for a demo-trained model."""
-    import numpy as np
-    import torch
-
-    from samuel_pl.audio import read_audio
-    from samuel_pl.generation import Accompanist
-    from samuel_pl.metrics import build_embedder
-    from samuel_pl.metrics.frechet import frechet_distance, gaussian_stats
-
-    acc = Accompanist.from_checkpoint(ckpt, "cpu")
-    mod, w = acc.module, acc.window
-    n = acc.codec.num_samples(w)
-    crops, refs = ([], []) if demo else test_crops(acc, n, per_song)
-    for p in sorted(demo.glob("*/vocals.*")) if demo else []:
-        audio, _ = read_audio(p, acc.sample_rate, 1)
-        for start in range(0, audio.shape[-1] - n + 1, n)[:4]:
-            crops.append(audio[:, start : start + n])
-    if not crops:  # --ckpt without a demo folder: synthetic vocal crops
-        t = np.arange(n) / acc.sample_rate
-        crops = [(0.3 * np.sin(2 * np.pi * f * t))[None].astype(np.float32) for f in (220, 330)]
-    x = torch.from_numpy(np.stack(crops))  # (B, 1, n)
-    cond = mod.normalize(acc.codec.encode(x, acc.sample_rate)[..., :w])  # (B, C, W)
-    seeds = (0,) if quick else tuple(range(n_seeds))
-
-    embedder = build_embedder("mel") if refs and fd_mel_rows else None
-    ref_emb = (
-        gaussian_stats(np.concatenate([embedder.embed(a, acc.sample_rate) for a in refs]))
-        if embedder is not None
-        else None
-    )
-    first: dict[str, Any] = {}
-
-    def run(name: str, steps: int, spacing: str, seed_offset: int = 0) -> np.ndarray:
-        outs = []
-        for s in seeds:
-            g = torch.Generator().manual_seed(1000 * s + seed_offset)
-            outs.append(mod.sample(cond, sampler=name, steps=steps, spacing=spacing, generator=g,
-                                   normalized=True))  # fmt: skip
-        first["z"] = outs[0]  # (B, C, W) of the first seed: decoded for FD-mel
-        z = torch.cat(outs)  # (S*B, C, W)
-        return z.permute(0, 2, 1).reshape(-1, z.shape[1]).numpy()  # (frames, C)
-
-    def fd_mel() -> float | None:
-        if embedder is None or ref_emb is None:
-            return None
-        wav = acc.codec.decode(mod.denormalize(first["z"])).float().numpy()  # (B, 1, N)
-        emb = np.concatenate([embedder.embed(a, acc.sample_rate) for a in wav])
-        return frechet_distance(*gaussian_stats(emb), *ref_emb)
-
-    def stats(v: np.ndarray) -> np.ndarray:
-        return np.concatenate([v.mean(0), v.std(0)])
-
-    ref = run("ancestral", 800, "uniform")
-    mu_r, s_r = gaussian_stats(ref)
-    rows = []
-    steps_grid = (10, 25) if quick else steps_grid
-    cases = [("ancestral", "-", 800, 7)]
-    cases += [(s, sp, k, 0) for s in samplers for sp in SPACINGS for k in steps_grid]
-    for name, spacing, steps, off in cases:
-        print(f"quality: {name} {spacing} {steps}", flush=True)
-        t0 = time.perf_counter()
-        z = run(name, steps, "uniform" if spacing == "-" else spacing, off)
-        mu, s = gaussian_stats(z)
-        rows.append({
-            "sampler": name + (" (other seeds: noise floor)" if off else ""),
-            "spacing": spacing,
-            "steps": steps,
-            "frechet_to_anc800": frechet_distance(mu, s, mu_r, s_r),
-            "meanstd_sqdist_to_anc800": float(np.mean((stats(z) - stats(ref)) ** 2)),
-            "seconds": time.perf_counter() - t0,
-            "fd_mel_vs_test": fd_mel(),
-        })  # fmt: skip
-    best = {
-        f"best_spacing_{name}{k}": min(
-            (r for r in rows if r["sampler"] == name and r["steps"] == k),
-            key=lambda r: r["frechet_to_anc800"],
-        )["spacing"]
-        for name in samplers
-        for k in steps_grid
-    }
-    notes = {
-        "quality_ckpt": str(ckpt),
-        "quality_ckpt_steps": int(
-            torch.load(ckpt, map_location="cpu", weights_only=True).get("global_step", -1)
-        ),
-        "fd_mel_reference": f"{len(refs)} real accompaniment crops of the test songs"
-        if embedder is not None
-        else "none (model not trained on the demo source, or --no-fd-mel)",
-        "quality_clips": int(cond.shape[0]),
-        "quality_clips_note": f"{per_song} consecutive crops from the middle of each test song"
-        if refs
-        else "debug/synthetic vocal crops",
-        "quality_seeds": len(seeds),
-        "quality_frames_per_clip": w,
-        "quality_cfg": mod.cfg.sampling.cfg,
-        **best,
-    }
-    return rows, notes
-
-
-def pivot_rows(quality: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Quality rows pivoted: one row per (sampler, spacing), Frechet to ancestral-800 per step
-    count and, for each, its ratio to the noise floor (ancestral-800 on other seeds)."""
-    floor = next(r["frechet_to_anc800"] for r in quality if "noise floor" in r["sampler"])
-    fast = [r for r in quality if not r["sampler"].startswith("ancestral")]
-    steps = sorted({r["steps"] for r in fast})
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in fast:
-        blank = {f"{k} steps": None for k in steps} | {f"{k}/floor": None for k in steps}
-        first = {"sampler": r["sampler"], "spacing": r["spacing"], **blank}
-        row = rows.setdefault((r["sampler"], r["spacing"]), first)
-        row[f"{r['steps']} steps"] = round(r["frechet_to_anc800"], 3)
-        row[f"{r['steps']}/floor"] = round(r["frechet_to_anc800"] / floor, 2)
-    out = list(rows.values())
-    out.append({"sampler": "ancestral-800, other seeds (noise floor)", "spacing": "-",
-                f"{steps[0]} steps": round(floor, 3)})  # fmt: skip
-    return out
-
-
 def earlier_speed_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The speed rows and notes of the last results/sampling.json (``--skip-speed``)."""
     import json
@@ -324,7 +179,8 @@ def earlier_speed_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     keep = ("mel_decode_s", "ancestral_note", "fast_sampler_time",
             "target_dpmpp25_rtf_latent_le_0.05", "target_dpmpp25_speedup_ge_60")  # fmt: skip
     notes = {k: old["meta"][k] for k in keep if k in old["meta"]}
-    notes["speed_rows"] = f"kept from the run of {old['meta']['date']} (--skip-speed)"
+    first = old["meta"].get("speed_rows")  # already kept from an earlier run: that run's date
+    notes["speed_rows"] = first or f"kept from the run of {old['meta']['date']} (--skip-speed)"
     return [{k: v for k, v in r.items() if k != "table"} for r in rows], notes
 
 
@@ -340,6 +196,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cfg", type=float, default=2.5, help="guidance scale for the speed table")
     p.add_argument("--clips-per-song", type=int, default=4, help="quality crops per test song")
+    p.add_argument("--crop-frames", type=int, default=0,
+                   help="latent frames per quality crop (0: the checkpoint's window, shortened "
+                   "to the shortest test song)")  # fmt: skip
     p.add_argument("--no-fd-mel", action="store_true", help="skip FD-mel (Griffin-Lim decodes)")
     p.add_argument("--seeds", type=int, default=2, help="seeds per quality case")
     p.add_argument("--quality-steps", type=int, nargs="+", default=list(QUALITY_STEPS))
@@ -373,6 +232,7 @@ def main() -> None:
             args.seeds,
             tuple(args.quality_steps),
             tuple(args.samplers),
+            args.crop_frames,
         )
     rows = [{"table": "speed (paper U-Net, T=1024, CFG)", **r} for r in speed]
     label = "debug model" if demo else f"demo model {qnotes['quality_ckpt_steps']} steps"
@@ -383,7 +243,7 @@ def main() -> None:
         **qnotes,
         "threads": args.threads,
         "table": f"quality vs NFE and spacing ({label})",
-        "ratio": "Frechet / noise floor; <= 1.5 is the 'equal quality' bar of issue 21",
+        "ratio": f"Frechet / noise floor [95% CI]; <= {BAR} is the 'equal quality' bar of issue 21",
     }
     write_results("sampling_quality", pivot_rows(quality), pivot_meta)
     for r in rows:
