@@ -5,10 +5,11 @@ noise the denoiser leaks? A checkpoint's samples on held-out demo songs with and
   noise's in the top half of the temporal frequencies (the oracle S/(S+N) beside it);
 - per variant and guidance scale: the samples' jump (mean |z_t - z_(t-1)|, real ~0.06), the
   realism metrics, RMS level vs real, the harmony metrics paired per song against the variant
-  ``off`` (mean difference, 95% bootstrap interval over songs), and FD-mel over all clips;
-- spectrogram pictures per song (vocal / each variant / real) under ``--pictures``.
+  ``none`` (mean difference, 95% bootstrap interval over songs), and FD-mel over all clips;
+- spectrogram pictures per song (vocal / each variant / real, the samples scaled to the real
+  accompaniment's RMS so the one colour scale shows their shape) under ``--pictures``.
 
-Variants: ``off`` | ``blend`` | ``shrink``, optionally ``@MAX`` (filter only where
+Variants: ``none`` | ``blend`` | ``shrink``, optionally ``@MAX`` (filter only where
 sigma / alpha <= MAX). The spectrum comes from the checkpoint's latent cache (train split,
 accompaniment, training-length crops). Writes ``results/<--name>.{json,md}``.
 
@@ -35,7 +36,7 @@ HARMONY = ("consonance_share", "consonance_gain")
 
 
 def parse_variant(text: str) -> tuple[str, float | None]:
-    """``blend@1`` -> ("blend", 1.0); ``off`` -> ("off", None)."""
+    """``blend@1`` -> ("blend", 1.0); ``none`` -> ("none", None)."""
     mode, _, cap = text.partition("@")
     return mode, (float(cap) if cap else None)
 
@@ -56,7 +57,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--cfg", type=float, nargs="+", default=[1.0])
     ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--variants", nargs="+", default=["off", "blend", "shrink", "blend@1"])
+    ap.add_argument("--variants", nargs="+", default=["none", "blend", "shrink", "blend@1"])
     ap.add_argument("--pictures", default="/tmp/spectral_prior")
     ap.add_argument("--name", default="spectral_prior")
     ap.add_argument("--no-fd", action="store_true", help="skip FD-mel (meaningless on 3 songs)")
@@ -89,7 +90,7 @@ def main() -> None:
 
     def wrap(fn: Any, variant: str) -> Any:
         mode, cap = variants[variant]
-        return fn if mode == "off" else SpectralPriorDenoiser(fn, sch, spectrum, mode, cap)
+        return fn if mode == "none" else SpectralPriorDenoiser(fn, sch, spectrum, mode, cap)
 
     def jump(z: np.ndarray | torch.Tensor) -> float:
         return float(np.abs(np.diff(np.asarray(z), axis=-1)).mean())
@@ -128,7 +129,8 @@ def main() -> None:
                     v, sr, sampler="dpmpp", steps=args.steps, cfg=cfg, return_latent=True
                 )
                 y = g.audio[:, : ref.shape[1]]
-                signals[row] = y
+                level = np.sqrt(np.mean(ref**2) / max(np.mean(y**2), 1e-20))
+                signals[row] = y * level  # pictures at the real level: the table has the level
                 clips.setdefault(row, []).append(y)
                 s = per.setdefault(row, {})
                 s.setdefault("jump", []).append(jump(g.latent))
@@ -163,10 +165,10 @@ def main() -> None:
         out |= {k: round(float(np.nanmean(x)), 3) for k, x in s.items()}
         if row in fd:
             out["fd_mel"] = f"{fd[row]:.0f} [{fd_ci[row][0]:.0f}, {fd_ci[row][1]:.0f}]"
-        base = row.replace(row.split(" ")[0], "off", 1)
+        base = row.replace(row.split(" ")[0], "none", 1)
         if row != base and base in per:
             for k in HARMONY:
-                out[f"{k} vs off"] = interval(np.asarray(s[k]) - np.asarray(per[base][k]))
+                out[f"{k} vs none"] = interval(np.asarray(s[k]) - np.asarray(per[base][k]))
         rows.append(out)
     meta = {
         "checkpoint": args.ckpt,

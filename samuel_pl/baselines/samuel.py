@@ -44,11 +44,11 @@ class SamuelGenerator:
         grid = f"-{spec.spacing(self.spacing)}" if spec.uses_steps else ""
         extra = (f"-w{window}" if window else "") + ("-voc" if vocoder not in ("", "none") else "")
         prior = self.plan.spectral_prior
-        extra += f"-{prior}" if prior != "off" else ""
+        extra += f"-{prior}" if prior != "none" else ""
         self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}{extra}"
         stat = self.ckpt.stat()
         settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}:w{self.accompanist.window}"
-        settings += f":{prior}" if prior != "off" else ""
+        settings += f":{prior}" if prior != "none" else ""
         if vocoder not in ("", "none"):
             vstat = Path(vocoder).stat()
             settings += f":{Path(vocoder).resolve()}:{vstat.st_size}:{vstat.st_mtime_ns}"

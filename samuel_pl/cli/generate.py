@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--spectral-prior",
-        choices=("off", "blend", "shrink"),
+        choices=("none", "blend", "shrink"),
         default=None,
         help="filter each x0 prediction by the training latents' temporal spectrum (removes "
         "the frame-rate speckle; default: the checkpoint's sampling.spectral_prior)",

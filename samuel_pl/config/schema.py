@@ -310,8 +310,8 @@ class SamplingConfig:
     """Latent frames per generation window (0: data.crop_frames, the training crop). A clip up
     to this long is sampled in one pass, longer ones window by window (generation/windows.py;
     why 2048, 47.5 s at the demo codec's rate: benchmarks/RESULTS.md#config_defaults)."""
-    spectral_prior: str = checked("off", one_of("off", "blend", "shrink"))
-    """off | blend | shrink: filter every x0 prediction by the training latents' temporal
+    spectral_prior: str = checked("none", one_of("none", "blend", "shrink"))
+    """none | blend | shrink: filter every x0 prediction by the training latents' temporal
     spectrum (Wiener gain S / (S + sigma^2 / alpha^2)), removing the frame-rate noise the
     denoiser leaks (samuel_pl/diffusion/spectral_prior.py; docs/findings.md, issue 26)."""
 

@@ -39,7 +39,7 @@ class GeneratorConfig:
     sampling.spacing)."""
     window: int = 0
     """samuel: latent frames per generation window (0: the generate command's default)."""
-    spectral_prior: str = checked("", one_of("", "off", "blend", "shrink"))
+    spectral_prior: str = checked("", one_of("", "none", "blend", "shrink"))
     """samuel: the x0 filter by the training latents' temporal spectrum ('': the checkpoint's
     sampling.spectral_prior; samuel_pl/diffusion/spectral_prior.py)."""
     vocoder: str = ""

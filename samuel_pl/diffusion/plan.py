@@ -37,7 +37,7 @@ class SamplingDefaults(Protocol):
     spacing: str
 
 
-SPECTRAL_PRIORS = ("off", *PRIOR_MODES)
+SPECTRAL_PRIORS = ("none", *PRIOR_MODES)
 
 
 def guidance_allowed(cfg: Any) -> str | None:
@@ -59,9 +59,9 @@ class SamplingPlan:
         cfg: classifier-free guidance scale (1: none).
         eta: stochasticity, for samplers that take it (DDIM).
         spacing: the grid asked for (``auto``: the sampler's :attr:`SamplerSpec.auto_spacing`).
-        spectral_prior: ``off`` | ``blend`` | ``shrink``: the x0 filter of
+        spectral_prior: ``none`` | ``blend`` | ``shrink``: the x0 filter of
             :class:`~samuel_pl.diffusion.spectral_prior.SpectralPriorDenoiser` (:meth:`wrap`).
-        spectrum: (C, F) temporal power spectrum of the training latents (needed unless off).
+        spectrum: (C, F) temporal power spectrum of the training latents (needed unless none).
     """
 
     spec: SamplerSpec
@@ -69,7 +69,7 @@ class SamplingPlan:
     cfg: float
     eta: float = 0.0
     spacing: str = "auto"
-    spectral_prior: str = "off"
+    spectral_prior: str = "none"
     spectrum: Tensor | None = None
 
     @classmethod
@@ -89,7 +89,7 @@ class SamplingPlan:
         or spectral_prior: the default too); SamplingError naming the first bad setting.
         ``spectrum``: the model's (C, F) temporal spectrum, None when it has none."""
         name, grid = sampler or defaults.sampler, spacing or defaults.spacing
-        prior = spectral_prior or getattr(defaults, "spectral_prior", "off")
+        prior = spectral_prior or getattr(defaults, "spectral_prior", "none")
         n = defaults.steps if steps is None else steps
         scale = defaults.cfg if cfg is None else cfg
         try:
@@ -108,7 +108,7 @@ class SamplingPlan:
         if prior not in SPECTRAL_PRIORS:
             choices = ", ".join(SPECTRAL_PRIORS)
             raise SamplingError(f"unknown spectral_prior {prior!r}; choose one of {choices}")
-        if prior != "off" and spectrum is None:
+        if prior != "none" and spectrum is None:
             raise SamplingError(
                 f"spectral_prior {prior!r} needs the training latents' temporal spectrum, "
                 "which this model does not carry"
@@ -136,14 +136,14 @@ class SamplingPlan:
             "cfg": self.cfg,
             "spacing": self.spacing,
         }
-        if self.spectral_prior != "off":
+        if self.spectral_prior != "none":
             out["spectral_prior"] = self.spectral_prior
         return out
 
     def wrap(self, model_fn: ModelFn, schedule: CosineSchedule) -> ModelFn:
-        """``model_fn`` behind this plan's spectral prior (itself when off); wrap the guided
+        """``model_fn`` behind this plan's spectral prior (itself when none); wrap the guided
         model of each window, inside any inpainting."""
-        if self.spectral_prior == "off" or self.spectrum is None:
+        if self.spectral_prior == "none" or self.spectrum is None:
             return model_fn
         return SpectralPriorDenoiser(model_fn, schedule, self.spectrum, self.spectral_prior)
 

@@ -282,7 +282,7 @@ class LitSamuel(pl.LightningModule):
     ) -> SamplingPlan:
         """The overrides (None: ``cfg.sampling``'s value) resolved and checked once."""
         prior = spectral_prior or self.cfg.sampling.spectral_prior
-        spectrum = None if prior == "off" else self.measured_spectrum()
+        spectrum = None if prior == "none" else self.measured_spectrum()
         return SamplingPlan.resolve(
             self.cfg.sampling,
             self.schedule,
