@@ -209,6 +209,7 @@ def test_rules_name_real_fields_and_choices_match_registries() -> None:
         "spacing",
         "window",
         "spectral_prior",
+        "spectral_prior_max_noise",
     }
     # the config asks the registries for their names
     assert {"mel", "stable_audio", "vae"} <= set(codec_types())

@@ -139,7 +139,11 @@ def test_plan_wraps_only_when_on_and_refuses_a_model_without_spectrum() -> None:
     off = SamplingPlan.resolve(SamplingConfig(), sch)
     assert off.wrap(fn, sch) is fn and "spectral_prior" not in off.settings()
     on = SamplingPlan.resolve(SamplingConfig(), sch, spectral_prior="blend", spectrum=spectrum)
-    assert isinstance(on.wrap(fn, sch), SpectralPriorDenoiser)
+    wrapped = on.wrap(fn, sch)
+    assert isinstance(wrapped, SpectralPriorDenoiser) and wrapped.max_noise == 1.0  # default
+    every = SamplingConfig(spectral_prior_max_noise=0.0)
+    plan = SamplingPlan.resolve(every, sch, spectral_prior="blend", spectrum=spectrum)
+    assert plan.wrap(fn, sch).max_noise is None  # type: ignore[attr-defined]
     assert on.settings()["spectral_prior"] == "blend"
     by_default = SamplingPlan.resolve(
         SamplingConfig(spectral_prior="shrink"), sch, spectrum=spectrum

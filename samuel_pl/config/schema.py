@@ -311,9 +311,9 @@ class SamplingConfig:
     to this long is sampled in one pass, longer ones window by window (generation/windows.py;
     why 2048, 47.5 s at the demo codec's rate: benchmarks/RESULTS.md#config_defaults)."""
     spectral_prior: str = checked("none", one_of("none", "blend", "shrink"))
-    """none | blend | shrink: filter every x0 prediction by the training latents' temporal
-    spectrum (Wiener gain S / (S + sigma^2 / alpha^2)), removing the frame-rate noise the
-    denoiser leaks (samuel_pl/diffusion/spectral_prior.py; docs/findings.md, issue 26)."""
+    """none | blend | shrink: x0 filter by the latents' temporal spectrum (spectral_prior.py)."""
+    spectral_prior_max_noise: float = checked(1.0, NONNEG)
+    """...applied only where sigma / alpha <= this (0: every step; docs/findings.md, issue 26)."""
 
 
 @dataclass

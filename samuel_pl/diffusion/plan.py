@@ -62,6 +62,7 @@ class SamplingPlan:
         spectral_prior: ``none`` | ``blend`` | ``shrink``: the x0 filter of
             :class:`~samuel_pl.diffusion.spectral_prior.SpectralPriorDenoiser` (:meth:`wrap`).
         spectrum: (C, F) temporal power spectrum of the training latents (needed unless none).
+        prior_max_noise: the prior filters steps with sigma / alpha <= this (0: every step).
     """
 
     spec: SamplerSpec
@@ -71,6 +72,7 @@ class SamplingPlan:
     spacing: str = "auto"
     spectral_prior: str = "none"
     spectrum: Tensor | None = None
+    prior_max_noise: float = 0.0
 
     @classmethod
     def resolve(
@@ -114,7 +116,8 @@ class SamplingPlan:
                 "which this model does not carry"
             )
         ts = spec.timesteps(schedule, int(n), grid)
-        return cls(spec, ts, float(scale), float(defaults.eta), grid, prior, spectrum)
+        cap = float(getattr(defaults, "spectral_prior_max_noise", 0.0))
+        return cls(spec, ts, float(scale), float(defaults.eta), grid, prior, spectrum, cap)
 
     @property
     def sampler(self) -> str:
@@ -145,7 +148,8 @@ class SamplingPlan:
         model of each window, inside any inpainting."""
         if self.spectral_prior == "none" or self.spectrum is None:
             return model_fn
-        return SpectralPriorDenoiser(model_fn, schedule, self.spectrum, self.spectral_prior)
+        cap = self.prior_max_noise or None
+        return SpectralPriorDenoiser(model_fn, schedule, self.spectrum, self.spectral_prior, cap)
 
     def run(
         self,

@@ -13,10 +13,11 @@ blends, per channel and bin, ``x0' = W x0_hat + (1 - W) W y``: the network where
 dominate the noise (``W ~ 1``), the Wiener estimate (~0) where the noise dominates (``W ~ 0``).
 Properties: identity as ``sigma -> 0`` (``W -> 1``); a fixed point when the network already is
 the Wiener filter (``x0_hat = W y`` gives ``W^2 y + (1 - W) W y = W y``); pure shrinkage
-``x0' = W x0_hat`` is the ``mode="shrink"`` ablation. ``max_noise`` limits it to steps with
-``sigma / alpha <= max_noise`` (where the network's vocal-conditioned mean is not yet
-needed at high noise, since there ``W`` is small even in the low bins). The window is
-reflection-padded before the FFT so the two ends do not wrap into each other.
+``x0' = W x0_hat`` is the ``mode="shrink"`` variant. ``max_noise`` limits it to the steps
+with ``sigma / alpha <= max_noise``: the Gaussian prior has mean 0, so at high noise, where ``W``
+is small in every bin, it would replace the network's vocal-conditioned estimate (its silences,
+phrases) by nothing; the leak it removes is at low noise (docs/findings.md, issue 26).
+The window is reflection-padded before the FFT so the two ends do not wrap into each other.
 """
 
 from __future__ import annotations
