@@ -173,3 +173,22 @@ def test_fit_stores_the_spectrum_and_older_checkpoints_measure_it(
     plan = module.sampling_plan(spectral_prior="blend")  # measured from the config's cache
     assert plan.spectrum is not None
     torch.testing.assert_close(plan.spectrum, stored)
+
+
+def test_generate_runs_the_prior_only_when_asked(
+    debug_ckpt: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import samuel_pl.diffusion.spectral_prior as sp
+    from samuel_pl.generation import Accompanist
+
+    calls: list[int] = []
+    real = sp.apply_prior
+    monkeypatch.setattr(sp, "apply_prior", lambda *a, **k: calls.append(1) or real(*a, **k))
+    acc = Accompanist.from_checkpoint(debug_ckpt, device="cpu", vocoder="none")
+    vocals = np.random.default_rng(0).standard_normal(acc.sample_rate).astype(np.float32) * 0.1
+    acc.generate(vocals, acc.sample_rate, plan=acc.sampling_plan(steps=3))
+    assert calls == []
+    plan = acc.sampling_plan(steps=3, spectral_prior="blend")
+    out = acc.generate(vocals, acc.sample_rate, plan=plan, return_latent=True)
+    assert calls and np.isfinite(out.latent).all()
+    assert out.settings["spectral_prior"] == "blend"
