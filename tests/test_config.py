@@ -201,7 +201,16 @@ def test_rules_name_real_fields_and_choices_match_registries() -> None:
         assert set(rules) <= {f.name for f in dataclasses.fields(cls)}, cls
     sampling = {f.name: f.metadata.get("check") for f in dataclasses.fields(SamplingConfig)}
     assert RULES[SamplingConfig] == {k: v for k, v in sampling.items() if v}  # beside the fields
-    assert set(RULES[SamplingConfig]) == {"sampler", "steps", "cfg", "eta", "spacing", "window"}
+    assert set(RULES[SamplingConfig]) == {
+        "sampler",
+        "steps",
+        "cfg",
+        "eta",
+        "spacing",
+        "window",
+        "spectral_prior",
+        "spectral_prior_max_noise",
+    }
     # the config asks the registries for their names
     assert {"mel", "stable_audio", "vae"} <= set(codec_types())
     assert CODEC_TYPE("mle") == " | ".join(codec_types()) and CODEC_TYPE("vae") is None

@@ -48,6 +48,7 @@ def build_generators(
                     spacing=g.spacing,
                     window=g.window,
                     vocoder=g.vocoder,
+                    spectral_prior=g.spectral_prior,
                 )
             )
         elif g.type == "codec_round_trip":

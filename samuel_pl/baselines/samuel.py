@@ -25,6 +25,7 @@ class SamuelGenerator:
         spacing: str = "",
         window: int = 0,
         vocoder: str = "",
+        spectral_prior: str = "",
     ) -> None:
         from samuel_pl.generation import Accompanist
         from samuel_pl.metrics import count_parameters
@@ -34,15 +35,20 @@ class SamuelGenerator:
             ckpt, window=window or None, vocoder=vocoder or None
         )
         self.sampler, self.steps, self.cfg, self.seed = sampler, steps, cfg, seed
-        self.plan = self.accompanist.sampling_plan(sampler, steps, cfg, spacing or None)
+        self.plan = self.accompanist.sampling_plan(
+            sampler, steps, cfg, spacing or None, spectral_prior or None
+        )
         self.spacing = self.plan.spacing  # '' -> the checkpoint's sampling.spacing
         self.parameters = count_parameters(self.accompanist.module.model)
         spec = self.plan.spec
         grid = f"-{spec.spacing(self.spacing)}" if spec.uses_steps else ""
         extra = (f"-w{window}" if window else "") + ("-voc" if vocoder not in ("", "none") else "")
+        prior = self.plan.spectral_prior
+        extra += f"-{prior}" if prior != "none" else ""
         self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}{extra}"
         stat = self.ckpt.stat()
         settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}:w{self.accompanist.window}"
+        settings += f":{prior}" if prior != "none" else ""
         if vocoder not in ("", "none"):
             vstat = Path(vocoder).stat()
             settings += f":{Path(vocoder).resolve()}:{vstat.st_size}:{vstat.st_mtime_ns}"

@@ -46,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="step grid of the fast samplers; auto: each sampler's best (log_snr for dpmpp, "
         "uniform for ddim, dpmpp3m, unipc; default: the checkpoint's sampling.spacing)",
     )
+    parser.add_argument(
+        "--spectral-prior",
+        choices=("none", "blend", "shrink"),
+        default=None,
+        help="filter each x0 prediction by the training latents' temporal spectrum (removes "
+        "the frame-rate speckle; default: the checkpoint's sampling.spectral_prior)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu) | cpu | cuda | mps"
@@ -124,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         crossfade=args.crossfade,
         vocoder=args.vocoder,
     )
-    plan = acc.sampling_plan(args.sampler, args.steps, args.cfg, args.spacing)  # checked once
+    plan = acc.sampling_plan(  # checked once
+        args.sampler, args.steps, args.cfg, args.spacing, args.spectral_prior
+    )
     limits = DecodeLimits(max_seconds=args.max_seconds, hint="raise it with --max-seconds")
     gen_s = audio_s = 0.0
     failed: list[str] = []

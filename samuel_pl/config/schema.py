@@ -310,6 +310,10 @@ class SamplingConfig:
     """Latent frames per generation window (0: data.crop_frames, the training crop). A clip up
     to this long is sampled in one pass, longer ones window by window (generation/windows.py;
     why 2048, 47.5 s at the demo codec's rate: benchmarks/RESULTS.md#config_defaults)."""
+    spectral_prior: str = checked("none", one_of("none", "blend", "shrink"))
+    """none | blend | shrink: x0 filter by the latents' temporal spectrum (spectral_prior.py)."""
+    spectral_prior_max_noise: float = checked(1.0, NONNEG)
+    """...applied only where sigma / alpha <= this (0: every step; docs/findings.md, issue 26)."""
 
 
 @dataclass

@@ -39,6 +39,9 @@ class GeneratorConfig:
     sampling.spacing)."""
     window: int = 0
     """samuel: latent frames per generation window (0: the generate command's default)."""
+    spectral_prior: str = checked("", one_of("", "none", "blend", "shrink"))
+    """samuel: the x0 filter by the training latents' temporal spectrum ('': the checkpoint's
+    sampling.spectral_prior; samuel_pl/diffusion/spectral_prior.py)."""
     vocoder: str = ""
     """samuel, codec_round_trip: a ``task: vocoder`` checkpoint the mel codec decodes with ('':
     the checkpoint's codec.vocoder; none: Griffin-Lim)."""

@@ -206,6 +206,16 @@ class SamuelDataModule(pl.LightningDataModule):
         """Per-channel (mean, std), shape (C,) each, from the train split."""
         return np.asarray(self.cache.mean), np.asarray(self.cache.std)
 
+    @property
+    def temporal_spectrum(self) -> Any:
+        """(C, crop_frames // 2 + 1) temporal power of the z-scored train accompaniments
+        (:func:`samuel_pl.data.spectrum.cache_spectrum`), measured once."""
+        if getattr(self, "_spectrum", None) is None:
+            from samuel_pl.data.spectrum import cache_spectrum
+
+            self._spectrum = cache_spectrum(self.cache, self.config.data.crop_frames)
+        return self._spectrum
+
     def _sampler(self, ds: Dataset, train: bool) -> DistributedSampler | None:
         """This rank's shard of ``ds`` when the trainer runs several processes, else None.
 

@@ -19,6 +19,7 @@ from torch import Tensor
 from samuel_pl.diffusion.noise_schedule import CosineSchedule
 from samuel_pl.diffusion.samplers import SPACING_CHOICES, SamplerSpec, get_sampler, steps_allowed
 from samuel_pl.diffusion.solver_base import ModelFn, StepCallback
+from samuel_pl.diffusion.spectral_prior import PRIOR_MODES, SpectralPriorDenoiser
 from samuel_pl.errors import SamuelError
 
 
@@ -34,6 +35,9 @@ class SamplingDefaults(Protocol):
     cfg: float
     eta: float
     spacing: str
+
+
+SPECTRAL_PRIORS = ("none", *PRIOR_MODES)
 
 
 def guidance_allowed(cfg: Any) -> str | None:
@@ -55,6 +59,10 @@ class SamplingPlan:
         cfg: classifier-free guidance scale (1: none).
         eta: stochasticity, for samplers that take it (DDIM).
         spacing: the grid asked for (``auto``: the sampler's :attr:`SamplerSpec.auto_spacing`).
+        spectral_prior: ``none`` | ``blend`` | ``shrink``: the x0 filter of
+            :class:`~samuel_pl.diffusion.spectral_prior.SpectralPriorDenoiser` (:meth:`wrap`).
+        spectrum: (C, F) temporal power spectrum of the training latents (needed unless none).
+        prior_max_noise: the prior filters steps with sigma / alpha <= this (0: every step).
     """
 
     spec: SamplerSpec
@@ -62,6 +70,9 @@ class SamplingPlan:
     cfg: float
     eta: float = 0.0
     spacing: str = "auto"
+    spectral_prior: str = "none"
+    spectrum: Tensor | None = None
+    prior_max_noise: float = 0.0
 
     @classmethod
     def resolve(
@@ -73,10 +84,14 @@ class SamplingPlan:
         steps: int | None = None,
         cfg: float | None = None,
         spacing: str | None = None,
+        spectral_prior: str | None = None,
+        spectrum: Tensor | None = None,
     ) -> SamplingPlan:
-        """The plan of ``defaults`` with the overrides that are not None ("" sampler or
-        spacing: the default too); SamplingError naming the first bad setting."""
+        """The plan of ``defaults`` with the overrides that are not None ("" sampler, spacing
+        or spectral_prior: the default too); SamplingError naming the first bad setting.
+        ``spectrum``: the model's (C, F) temporal spectrum, None when it has none."""
         name, grid = sampler or defaults.sampler, spacing or defaults.spacing
+        prior = spectral_prior or getattr(defaults, "spectral_prior", "none")
         n = defaults.steps if steps is None else steps
         scale = defaults.cfg if cfg is None else cfg
         try:
@@ -92,8 +107,17 @@ class SamplingPlan:
         ):
             if allowed:
                 raise SamplingError(f"{key} must be {allowed}, got {value}")
+        if prior not in SPECTRAL_PRIORS:
+            choices = ", ".join(SPECTRAL_PRIORS)
+            raise SamplingError(f"unknown spectral_prior {prior!r}; choose one of {choices}")
+        if prior != "none" and spectrum is None:
+            raise SamplingError(
+                f"spectral_prior {prior!r} needs the training latents' temporal spectrum, "
+                "which this model does not carry"
+            )
         ts = spec.timesteps(schedule, int(n), grid)
-        return cls(spec, ts, float(scale), float(defaults.eta), grid)
+        cap = float(getattr(defaults, "spectral_prior_max_noise", 0.0))
+        return cls(spec, ts, float(scale), float(defaults.eta), grid, prior, spectrum, cap)
 
     @property
     def sampler(self) -> str:
@@ -107,13 +131,25 @@ class SamplingPlan:
         return len(self.timesteps)
 
     def settings(self) -> dict[str, Any]:
-        """``{"sampler", "steps", "cfg", "spacing"}`` as JSON-friendly values (steps: what runs)."""
-        return {
+        """``{"sampler", "steps", "cfg", "spacing"}`` as JSON-friendly values (steps: what runs),
+        plus ``spectral_prior`` when it is on."""
+        out: dict[str, Any] = {
             "sampler": self.sampler,
             "steps": self.steps,
             "cfg": self.cfg,
             "spacing": self.spacing,
         }
+        if self.spectral_prior != "none":
+            out["spectral_prior"] = self.spectral_prior
+        return out
+
+    def wrap(self, model_fn: ModelFn, schedule: CosineSchedule) -> ModelFn:
+        """``model_fn`` behind this plan's spectral prior (itself when none); wrap the guided
+        model of each window, inside any inpainting."""
+        if self.spectral_prior == "none" or self.spectrum is None:
+            return model_fn
+        cap = self.prior_max_noise or None
+        return SpectralPriorDenoiser(model_fn, schedule, self.spectrum, self.spectral_prior, cap)
 
     def run(
         self,

@@ -157,9 +157,10 @@ class Accompanist:
         steps: int | None = None,
         cfg: float | None = None,
         spacing: str | None = None,
+        spectral_prior: str | None = None,
     ) -> SamplingPlan:
         """The overrides (None: the checkpoint's ``cfg.sampling``) resolved and checked once."""
-        return self.module.sampling_plan(sampler, steps, cfg, spacing)
+        return self.module.sampling_plan(sampler, steps, cfg, spacing, spectral_prior)
 
     def num_steps(self, num_samples: int, sample_rate: int, plan: SamplingPlan) -> int:
         """Sampler steps a call will run (windows x steps): the progress bar's total."""
@@ -250,9 +251,10 @@ class Accompanist:
             dev_gen = torch.Generator(self.device).manual_seed(int(seed) + 1)
         bar, own_bar = _progress(progress, len(windows.starts) * plan.steps)
         try:
+            guided, schedule = self._guided(plan.cfg), self.module.schedule
             with timed(on_stage, "sample", self.device):
                 z = sample_windows(
-                    self._guided(plan.cfg),
+                    lambda c: plan.wrap(guided(c), schedule),
                     cond.float(),
                     windows,
                     plan,

@@ -232,7 +232,7 @@ class LiveEngine:
         t0 = time.perf_counter()
         cond = self._condition(s, seen)  # (1, C, W)
         t1 = time.perf_counter()
-        fn = CFGDenoiser(self.net, cond, self.scale)
+        fn = self.plan.wrap(CFGDenoiser(self.net, cond, self.scale), self.module.schedule)
         x0_known, weight = self._known(s, a)
         model_fn = InpaintDenoiser(fn, self.module.schedule, x0_known, weight) if a > s else fn
         x_t = torch.randn(cond.shape, generator=self.generator).to(cond)

@@ -58,6 +58,7 @@ class LitSamuel(pl.LightningModule):
 
     latent_mean: Tensor
     latent_std: Tensor
+    temporal_spectrum: Tensor
 
     def __init__(self, config: dict[str, Any] | FitConfig | None = None) -> None:
         super().__init__()
@@ -77,6 +78,10 @@ class LitSamuel(pl.LightningModule):
         self.ema = EMA(self.model, decay=d.ema_decay, warmup=d.ema_warmup)
         self.register_buffer("latent_mean", torch.zeros(m.in_channels))
         self.register_buffer("latent_std", torch.ones(m.in_channels))
+        # (C, crop // 2 + 1) temporal power of the z-scored train latents; zeros: not measured
+        # (checkpoints from before it was stored). The spectral prior's input (diffusion/plan.py).
+        n_bins = max(self.cfg.data.crop_frames, 2) // 2 + 1
+        self.register_buffer("temporal_spectrum", torch.zeros(m.in_channels, n_bins))
         self.nonfinite_skipped = 0
         """Batches/steps skipped for a NaN/inf loss or gradient (``trainer.nonfinite=skip``)."""
         self._skip_step = False
@@ -121,6 +126,32 @@ class LitSamuel(pl.LightningModule):
             )
         self.latent_mean.copy_(mean_t)
         self.latent_std.copy_(std_t.clamp_min(1e-5))
+
+    def set_temporal_spectrum(self, spectrum: np.ndarray | Tensor) -> None:
+        """Store the train latents' temporal power spectrum (C, crop_frames // 2 + 1)
+        (:func:`samuel_pl.data.spectrum.cache_spectrum`)."""
+        spec = torch.as_tensor(np.asarray(spectrum), dtype=torch.float32)
+        if spec.shape != self.temporal_spectrum.shape:
+            raise ValueError(
+                f"temporal spectrum of shape {tuple(spec.shape)}, expected "
+                f"{tuple(self.temporal_spectrum.shape)} (latent channels, crop_frames // 2 + 1)"
+            )
+        self.temporal_spectrum.copy_(spec)
+
+    def measured_spectrum(self) -> Tensor | None:
+        """The stored temporal spectrum, else (an older checkpoint) one measured now from the
+        config's latent cache (reused when it exists, built otherwise); None without data."""
+        if bool(self.temporal_spectrum.any()):
+            return self.temporal_spectrum
+        from importlib import import_module  # the data package, only where it is needed
+
+        data = import_module("samuel_pl.data.spectrum")
+        try:
+            spectrum = data.cache_spectrum(data.ensure_cache(self.cfg), self.cfg.data.crop_frames)
+        except SamuelError:
+            return None
+        self.set_temporal_spectrum(spectrum)
+        return self.temporal_spectrum
 
     def normalize(self, z: Tensor) -> Tensor:
         """(B, C, T) codec latent -> z-scored latent."""
@@ -194,6 +225,9 @@ class LitSamuel(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.nonfinite_skipped = int(checkpoint.get("nonfinite_skipped", 0))
+        state = checkpoint.get("state_dict")
+        if isinstance(state, dict) and "temporal_spectrum" not in state:  # older checkpoints
+            state["temporal_spectrum"] = torch.zeros_like(self.temporal_spectrum)
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         """The optimiser step, then one EMA update if the step was taken: not on a step
@@ -244,10 +278,20 @@ class LitSamuel(pl.LightningModule):
         steps: int | None = None,
         cfg: float | None = None,
         spacing: str | None = None,
+        spectral_prior: str | None = None,
     ) -> SamplingPlan:
         """The overrides (None: ``cfg.sampling``'s value) resolved and checked once."""
+        prior = spectral_prior or self.cfg.sampling.spectral_prior
+        spectrum = None if prior == "none" else self.measured_spectrum()
         return SamplingPlan.resolve(
-            self.cfg.sampling, self.schedule, sampler=sampler, steps=steps, cfg=cfg, spacing=spacing
+            self.cfg.sampling,
+            self.schedule,
+            sampler=sampler,
+            steps=steps,
+            cfg=cfg,
+            spacing=spacing,
+            spectral_prior=spectral_prior,
+            spectrum=spectrum,
         )
 
     @torch.no_grad()
@@ -278,6 +322,6 @@ class LitSamuel(pl.LightningModule):
         cond = cond.to(self.latent_mean.device, torch.float32)
         gen_device = generator.device if generator is not None else "cpu"
         x = torch.randn(cond.shape, generator=generator, device=gen_device).to(cond)
-        fn = CFGDenoiser(net, cond, plan.cfg)
+        fn = plan.wrap(CFGDenoiser(net, cond, plan.cfg), self.schedule)
         out = plan.run(fn, x, self.schedule, callback=callback, generator=generator)
         return out if normalized else self.denormalize(out)

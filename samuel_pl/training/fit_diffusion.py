@@ -52,7 +52,9 @@ class _Normalization(Callback):
     """Puts the train split's latent statistics into the module on every rank (before DDP)."""
 
     def setup(self, trainer: pl.Trainer, pl_module: Any, stage: str) -> None:
-        pl_module.set_normalization(*trainer.datamodule.stats)  # type: ignore[attr-defined]
+        dm = trainer.datamodule  # type: ignore[attr-defined]
+        pl_module.set_normalization(*dm.stats)
+        pl_module.set_temporal_spectrum(dm.temporal_spectrum)
 
 
 def resolve_in_channels(cfg: FitConfig, latent_channels: int | None = None) -> FitConfig:
@@ -103,6 +105,7 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
         dm.prepare_data()
         dm.setup("fit")
         module.set_normalization(*dm.stats)
+        module.set_temporal_spectrum(dm.temporal_spectrum)
     if tracking:
         tags = {
             "codec_id": codec.codec_id,
