@@ -271,13 +271,18 @@ def export_vocoder(ckpt: str | Path, out: str | Path, recipe: str) -> dict[str, 
 def main(argv: list[str] | None = None) -> int:
     """``python -m samuel_pl.codecs.vocoder CKPT OUT --recipe TEXT``: :func:`export_vocoder`."""
     import argparse
+    import sys
 
     parser = argparse.ArgumentParser(description=export_vocoder.__doc__)
     parser.add_argument("ckpt", help="a task: vocoder checkpoint (runs/.../checkpoints/last.ckpt)")
     parser.add_argument("out", help=f"the export (the shipped one: {SHIPPED})")
     parser.add_argument("--recipe", required=True, help="the commands that made it")
     args = parser.parse_args(argv)
-    provenance = export_vocoder(args.ckpt, args.out, args.recipe)
+    try:
+        provenance = export_vocoder(args.ckpt, args.out, args.recipe)
+    except SamuelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(provenance, indent=1, default=str))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.2f} MB)")
     return 0
