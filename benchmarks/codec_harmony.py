@@ -123,12 +123,19 @@ def make_codec(kw: dict[str, Any]) -> Any:
 
 
 def score_decoders(
-    codecs: dict[str, Any], root: str, demo_songs: int, songs: int, seconds: float
+    codecs: dict[str, Any],
+    root: str,
+    demo_songs: int,
+    songs: int,
+    seconds: float,
+    latents: Any = None,
 ) -> list[dict[str, Any]]:
     """Round trip of the real test accompaniments through each codec: per codec, mean +- sd over
     songs of the consonance share/gain, MR-STFT distance and SI-SDR (dB) to the real audio, and
     the decode real-time factor (decode seconds / audio seconds). A first row scores the real
-    accompaniments themselves."""
+    accompaniments themselves. ``latents(song, vocal (N,))`` -> (1, C, T): decode those
+    (e.g. generated) latents instead of the encoded accompaniment; MR-STFT and SI-SDR (which
+    need the same music) are then left out, the spectral balance against the real one kept."""
     import torch
     from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio as si_sdr
 
@@ -151,15 +158,18 @@ def score_decoders(
         v, a = vocal[0], accs[song][0]  # (N,)
         va = analyse_vocal(v, SR)
         scores["real accompaniment"].append(harmonic_fit(v, a, SR, va))
+        given = None if latents is None else latents(song, v)  # (1, C, T)
         for name, codec in codecs.items():
-            z = codec.encode(torch.from_numpy(a)[None, None], SR)  # (1, C, T)
+            z = codec.encode(torch.from_numpy(a)[None, None], SR) if given is None else given
             t0 = time.perf_counter()
             with torch.inference_mode():
                 y = codec.decode(z)[0, 0].numpy()  # (N',)
             decode_s[name].append(time.perf_counter() - t0)
             n = min(len(y), len(a))
             est, ref = torch.from_numpy(y[:n])[None, None], torch.from_numpy(a[:n])[None, None]
-            extra = {"mrstft": float(distance(est, ref)[0]), "si_sdr": float(si_sdr(est, ref))}
+            extra = {}
+            if given is None:
+                extra = {"mrstft": float(distance(est, ref)[0]), "si_sdr": float(si_sdr(est, ref))}
             extra.update(realism(y[:n], a[:n]))
             scores[name].append({**harmonic_fit(v, y, SR, va), **extra})
         print(f"{song}: done", file=sys.stderr)

@@ -12,6 +12,7 @@ each codec and scored against the original at the config's ``data.sample_rate`` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 from pathlib import Path
@@ -28,9 +29,10 @@ def _codecs(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
     from samuel_pl.codecs import build_codec
     from samuel_pl.config import CodecConfig
 
+    griffin_lim = dataclasses.replace(cfg.codec, vocoder="none")  # not the shipped vocoder
     out = {
         f"mel ({cfg.codec.n_mels} bins, Griffin-Lim {cfg.codec.griffin_lim_iters})": build_codec(
-            cfg.codec
+            griffin_lim
         )
     }
     if args.vae_ckpt:

@@ -164,7 +164,12 @@ def load_checkpoint(path: str | Path, task: str, *, map_location: Any = "cpu") -
     ``state_dict``, or the checkpoint of the other task (saying where that one goes).
     """
     p = Path(path).expanduser()
-    ckpt = load_torch_file(p, "checkpoint", map_location=map_location)
+    return checked_checkpoint(load_torch_file(p, "checkpoint", map_location=map_location), p, task)
+
+
+def checked_checkpoint(ckpt: Any, p: Path, task: str) -> dict[str, Any]:
+    """``ckpt`` (loaded from ``p``) when it is a Lightning checkpoint of a ``task`` run; the
+    SamuelError of :func:`load_checkpoint` otherwise."""
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise SamuelError(f"{p}: not a Lightning checkpoint (no state_dict inside)")
     found = checkpoint_task(ckpt)

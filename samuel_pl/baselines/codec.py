@@ -9,7 +9,6 @@ The evaluation runner adds one row per distinct (codec, decoder) of the suite's 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,22 +65,18 @@ class CodecRoundTrip:
         return fit_length(resample(audio, rate, sample_rate), vocals.shape[-1])
 
 
-def _weights(path: str | Path) -> str:
-    p = Path(path)
-    st = p.stat()
-    return f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
-
-
 def round_trip_for(
     references: dict[str, np.ndarray], ckpt: str, vocoder: str = "", name: str = ""
 ) -> CodecRoundTrip:
     """The round trip through the codec (and decoder) of the SAMUeL checkpoint ``ckpt``;
     ``vocoder`` as :class:`samuel_pl.baselines.samuel.SamuelGenerator`'s ('': the
     checkpoint's; ``none``: Griffin-Lim)."""
+    from samuel_pl.codecs.vocoder import weights_key
     from samuel_pl.generation import Accompanist
 
     acc = Accompanist.from_checkpoint(ckpt, vocoder=vocoder or None)
-    source = _weights(ckpt) + (f":{_weights(vocoder)}" if vocoder not in ("", "none") else "")
+    decoder = getattr(acc.codec, "decoder_weights", "")  # "" for Griffin-Lim
+    source = weights_key(ckpt) + (f":{decoder}" if decoder else "")
     return CodecRoundTrip(references, acc.codec, name, source)
 
 

@@ -12,7 +12,8 @@ from samuel_pl.baselines.base import fit_length
 class SamuelGenerator:
     """SAMUeL accompaniment with a given sampler, step count, guidance scale and step spacing
     (``spacing`` '': the checkpoint's ``sampling.spacing``), window (0: the default) and decoder
-    (``vocoder`` '': the checkpoint's; ``none``: Griffin-Lim)."""
+    (``vocoder`` '': the checkpoint's; ``none``: Griffin-Lim; ``auto``: the shipped vocoder where
+    it fits the codec)."""
 
     def __init__(
         self,
@@ -42,16 +43,18 @@ class SamuelGenerator:
         self.parameters = count_parameters(self.accompanist.module.model)
         spec = self.plan.spec
         grid = f"-{spec.spacing(self.spacing)}" if spec.uses_steps else ""
-        extra = (f"-w{window}" if window else "") + ("-voc" if vocoder not in ("", "none") else "")
+        # the decoder's weights ("" for Griffin-Lim): a named vocoder, or the one "auto" chose
+        decoder = getattr(self.accompanist.codec, "decoder_weights", "")
+        voc = vocoder not in ("", "none") and bool(decoder)
+        extra = (f"-w{window}" if window else "") + ("-voc" if voc else "")
         prior = self.plan.spectral_prior
         extra += f"-{prior}" if prior != "none" else ""
         self.name = name or f"samuel-{sampler}{steps}{grid}-cfg{cfg:g}{extra}"
         stat = self.ckpt.stat()
         settings = f"{sampler}:{steps}:{self.spacing}:{cfg:g}:w{self.accompanist.window}"
         settings += f":{prior}" if prior != "none" else ""
-        if vocoder not in ("", "none"):
-            vstat = Path(vocoder).stat()
-            settings += f":{Path(vocoder).resolve()}:{vstat.st_size}:{vstat.st_mtime_ns}"
+        if decoder:
+            settings += f":{decoder}"
         elif vocoder == "none":
             settings += ":griffin-lim"
         weights = f"{self.ckpt.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{k:>20}: {round(v, 5) if isinstance(v, float) else v}")
     if summary.get("samples"):
         print(f"{'samples':>20}: {summary['samples'][0].rsplit('/', 1)[0]}/")
+        if summary.get("decoder"):
+            print(f"{'decoded by':>20}: {summary['decoder']}")
     for k, v in (summary.get("val_metrics") or {}).items():
         print(f"{k:>20}: {round(v, 4)}")
     if summary.get("codec_overrides"):

@@ -63,8 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vocoder",
         default=None,
-        help="task: vocoder checkpoint the mel codec decodes with instead of Griffin-Lim "
-        "(none: Griffin-Lim; default: the checkpoint's codec.vocoder)",
+        help="task: vocoder checkpoint (or export) the mel codec decodes with instead of "
+        "Griffin-Lim (none: Griffin-Lim; auto: the shipped vocoder where it fits the codec; "
+        "default: the checkpoint's codec.vocoder)",
     )
     parser.add_argument(
         "--max-seconds",
@@ -134,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     plan = acc.sampling_plan(  # checked once
         args.sampler, args.steps, args.cfg, args.spacing, args.spectral_prior
     )
+    if getattr(acc.codec, "decoder_note", "") and not args.quiet:
+        print(f"decoder: {acc.codec.decoder_note}")
     limits = DecodeLimits(max_seconds=args.max_seconds, hint="raise it with --max-seconds")
     gen_s = audio_s = 0.0
     failed: list[str] = []

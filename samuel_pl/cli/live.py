@@ -51,7 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cfg", type=float, default=None, help="guidance scale")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu (default) | cuda | mps | auto")
-    parser.add_argument("--vocoder", default=None, help="vocoder checkpoint (none: Griffin-Lim)")
+    parser.add_argument(
+        "--vocoder",
+        default=None,
+        help="vocoder checkpoint (none: Griffin-Lim; auto: the shipped one where it fits)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

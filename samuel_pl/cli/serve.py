@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vocoder",
         default=None,
-        help="task: vocoder checkpoint the mel codec decodes with (none: Griffin-Lim; default: "
+        help="task: vocoder checkpoint the mel codec decodes with (none: Griffin-Lim; auto: the "
+        "shipped vocoder where it fits; default: "
         "the checkpoint's codec.vocoder)",
     )
     limits = [

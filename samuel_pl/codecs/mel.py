@@ -184,6 +184,8 @@ class MelCodec(LatentCodec):
         self.register_buffer("mel_pinv", torch.from_numpy(pinv), persistent=False)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)  # (n_fft,)
         self.vocoder: nn.Module | None = None
+        self.decoder_note = "Griffin-Lim"  # which decoder and why (set by with_vocoder)
+        self.decoder_weights = ""  # the vocoder file's weights_key ("": Griffin-Lim)
 
     @classmethod
     def from_config(cls, cfg: CodecConfig) -> MelCodec:
@@ -202,11 +204,19 @@ class MelCodec(LatentCodec):
         ).with_vocoder(cfg.vocoder)
 
     def with_vocoder(self, path: str | Path | None) -> MelCodec:
-        """Decode with the ``task: vocoder`` checkpoint ``path`` from now on (None or "": with
-        Griffin-Lim); refused when it was trained on another codec. Returns self."""
+        """Decode with the vocoder ``path`` names from now on (``codec.vocoder``: a file,
+        "auto" for the shipped one where it fits, None / "" / "none": Griffin-Lim); a file
+        trained on another codec is refused. Returns self."""
         from samuel_pl.codecs.vocoder import vocoder_for
 
-        self.vocoder = vocoder_for(path, self.latent_fields(), "mel", self.window.device)
+        decoder = vocoder_for(
+            path, self.latent_fields(), "mel", self.window.device, refine=self.vocoder_refine
+        )
+        self.vocoder, self.decoder_note, self.decoder_weights = (
+            decoder.vocoder,
+            decoder.note,
+            decoder.weights,
+        )
         return self
 
     # -- protocol properties -------------------------------------------------------------------

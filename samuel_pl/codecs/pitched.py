@@ -162,6 +162,8 @@ class PitchedCodec(LatentCodec):
             self.register_buffer(f"fade{i}", fade, persistent=False)
             self.register_buffer(f"window{i}", torch.hann_window(n), persistent=False)
         self.vocoder: nn.Module | None = None
+        self.decoder_note = "Griffin-Lim"  # which decoder and why (set by with_vocoder)
+        self.decoder_weights = ""  # the vocoder file's weights_key ("": Griffin-Lim)
 
     @classmethod
     def from_config(cls, cfg: CodecConfig) -> PitchedCodec:
@@ -179,11 +181,18 @@ class PitchedCodec(LatentCodec):
         ).with_vocoder(cfg.vocoder)
 
     def with_vocoder(self, path: str | Path | None) -> PitchedCodec:
-        """Decode with the ``task: vocoder`` checkpoint ``path`` (None or "": Griffin-Lim)."""
+        """Decode with the vocoder ``path`` names (as :meth:`MelCodec.with_vocoder`)."""
         from samuel_pl.codecs.vocoder import vocoder_for
 
         device = self._buf("window", 0).device
-        self.vocoder = vocoder_for(path, self.latent_fields(), "pitched", device)
+        decoder = vocoder_for(
+            path, self.latent_fields(), "pitched", device, refine=self.vocoder_refine
+        )
+        self.vocoder, self.decoder_note, self.decoder_weights = (
+            decoder.vocoder,
+            decoder.note,
+            decoder.weights,
+        )
         return self
 
     # -- protocol ------------------------------------------------------------------------------

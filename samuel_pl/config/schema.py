@@ -134,8 +134,11 @@ class CodecConfig:
     """stable_audio / vae: latent frames shared by neighbouring windows; the crossfade spans the
     middle half, so each window keeps chunk_overlap / 4 frames of margin (the Stable Audio
     decoder's receptive field is about 10 frames, so 64 makes chunking exact)."""
-    vocoder: str = ""
-    """mel only: a ``task: vocoder`` checkpoint that decodes instead of Griffin-Lim ("": none)."""
+    vocoder: str = "auto"
+    """mel / pitched: the decoder. ``auto``: the vocoder shipped in the package
+    (samuel_pl/assets/vocoder_demo.pt) when this codec is the one it was trained on, else
+    Griffin-Lim; ``none`` (or "", what older configs saved): Griffin-Lim; else a ``task:
+    vocoder`` checkpoint or its export (docs/codecs.md)."""
     vocoder_refine: int = checked(8, NONNEG)
     """mel with a vocoder: Griffin-Lim iterations from the vocoder's rendition, imposing the
     frames' own magnitudes on the filters' band (0: the rendition as is; README, Codecs)."""

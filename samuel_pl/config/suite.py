@@ -44,7 +44,7 @@ class GeneratorConfig:
     sampling.spectral_prior; samuel_pl/diffusion/spectral_prior.py)."""
     vocoder: str = ""
     """samuel, codec_round_trip: a ``task: vocoder`` checkpoint the mel codec decodes with ('':
-    the checkpoint's codec.vocoder; none: Griffin-Lim)."""
+    the checkpoint's codec.vocoder; none: Griffin-Lim; auto: the shipped vocoder where it fits)."""
     path: str = ""
     """folder: a folder with one ``<song_id>.<ext>`` accompaniment per test song;
     musicgen: a local Hugging Face MusicGen-melody folder (default ``models/musicgen-melody``)."""

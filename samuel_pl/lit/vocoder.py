@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from samuel_pl.codecs import build_codec
-from samuel_pl.codecs.vocoder import VOCODER_CODECS, build_vocoder
+from samuel_pl.codecs.vocoder import AUTO, GRIFFIN_LIM, VOCODER_CODECS, build_vocoder
 from samuel_pl.config import ConfigError, FitConfig, load_config, to_dict
 from samuel_pl.lit.audio_gan import LitAudioGAN
 from samuel_pl.lit.samuel import config_from_hparams
@@ -37,7 +37,7 @@ def check_vocoder_config(cfg: FitConfig) -> None:
         )
     if d.channels != 1:
         problems.append(f"data.channels={d.channels}: the mel codec and its vocoder are mono")
-    if c.vocoder:
+    if c.vocoder not in GRIFFIN_LIM | {AUTO}:
         problems.append("codec.vocoder is set: a vocoder trains on the codec's features, unset it")
     if cfg.vocoder.discriminator and not cfg.vocoder.disc_fft_sizes:
         problems.append("vocoder.disc_fft_sizes is empty")
@@ -61,7 +61,7 @@ class LitVocoder(LitAudioGAN):
         check_vocoder_config(cfg)
         super().__init__(cfg, audio_channels=1)
         self.save_hyperparameters({"config": config})
-        self.codec = build_codec(cfg.codec)
+        self.codec = build_codec(dataclasses.replace(cfg.codec, vocoder=""))  # features only
         sizes = dataclasses.asdict(cfg.vocoder)
         self.vocoder = build_vocoder(sizes, self.codec.latent_channels, self.codec.hop_length)
         self.generator = self.vocoder

@@ -90,6 +90,9 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     cfg = resolve_in_channels(cfg, codec.latent_channels)
     _check(cfg, codec)
     rank_zero = is_rank_zero()
+    decoder = getattr(codec, "decoder_note", "")  # mel / pitched: which decoder and why
+    if decoder and rank_zero:
+        print(f"samples decoded by: {decoder}")
     run_dir, ckpt_path = shared_run(cfg, rank_zero)
     dm = SamuelDataModule(cfg)
     module = LitSamuel(to_dict(cfg))
@@ -152,7 +155,7 @@ def fit(cfg: FitConfig) -> dict[str, Any]:
     # inherited by the processes Lightning launches
     with temporary_env(shared if rank_zero and trainer.world_size > 1 else {}):
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    return _finish(cfg, trainer, logger, run_dir, history, samples, t0)
+    return _finish(cfg, trainer, logger, run_dir, history, samples, t0, decoder)
 
 
 def _finish(
@@ -163,6 +166,7 @@ def _finish(
     history: MetricHistory,
     samples: AudioSamples,
     t0: float,
+    decoder: str = "",
 ) -> dict[str, Any]:
     if not trainer.is_global_zero:
         return {}
@@ -177,5 +181,6 @@ def _finish(
         samples_seen=steps_run * cfg.data.batch_size * trainer.world_size,
         steps_this_session=steps_run,
         train_loss_history=history.train[:: max(1, len(history.train) // 2000)],  # thinned
+        decoder=decoder,
     )
     return finish_run(cfg, logger, run_dir, summary, history, "v-MSE")
